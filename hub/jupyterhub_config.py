@@ -1,0 +1,37 @@
+"""Jupyter HDS hub configuration: classes and values only; the policy lives in jupyter_hds.
+
+State goes to $HDS_STATE_DIR (default /var/lib/jupyter-hds). Operators add settings in
+*.py files of $HDS_CONFIG_DIR, loaded last in sorted order: never edit this file.
+"""
+
+import os
+from pathlib import Path
+
+from jupyter_hds.configdir import load_fragments
+
+c = get_config()  # noqa: F821 (injected by traitlets)
+state = Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds"))
+
+# Browsers reach the proxy; user servers reach the hub API at their network's gateway.
+c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+c.JupyterHub.default_url = "/hub/home"
+
+# One named server per user per project.
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 0
+c.JupyterHub.spawner_class = "hds-docker"
+c.HDSDockerSpawner.image = "jupyter-hds/singleuser:latest"
+c.HDSDockerSpawner.prefix = "hds"
+c.Spawner.disable_user_config = True
+c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 120
+
+c.JupyterHub.authenticator_class = "hds-demo"
+c.Authenticator.allowed_users = {"researcher", "admin"}
+c.Authenticator.admin_users = {"admin"}
+
+load_fragments(c)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian packages the hub host needs when they are missing (run as root).
+set -euo pipefail
+
+python=${PYTHON:-python3.11}
+missing=()
+command -v "$python" >/dev/null || missing+=(python3)
+"$python" -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null || missing+=(nodejs npm)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v iptables >/dev/null || missing+=(iptables)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "host: installing ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,38 @@
+"""Fixtures shared by every tier: the Docker engine, a real hub, logs attached to failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from support import docker_engine
+from support.hub import RealHub
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and call.when in ("call", "setup"):
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, RealHub):
+                report.sections.append(("hub log", value.log()))
+        if "docker_client" in getattr(item, "funcargs", {}):
+            logs = docker_engine.container_logs(item.funcargs["docker_client"])
+            report.sections.append(("container logs", logs or "(no containers)"))
+    return report
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real Docker engine; fails (never skips) when it does not answer."""
+    client = docker_engine.connect()
+    docker_engine.remove_objects(client, only_dead=True)
+    yield client
+    docker_engine.remove_objects(client, only_dead=False)
+
+
+@pytest.fixture(scope="module")
+def real_hub(tmp_path_factory, docker_client):
+    """The shipped hub config running for real, with DockerSpawner and the built image."""
+    hub = RealHub(tmp_path_factory.mktemp("hub-state")).start()
+    yield hub
+    hub.stop()

@@ -1,0 +1,31 @@
+"""The real hub starts a user server in a container through the REST API, then leaves nothing."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from support import docker_engine
+
+pytestmark = pytest.mark.docker
+
+
+def test_server_starts_answers_through_the_proxy_and_leaves_nothing(real_hub, docker_client):
+    assert real_hub.api("POST", "/users/alice").status_code == 201
+    started = real_hub.api("POST", "/users/alice/servers/demo")
+    assert started.status_code in (201, 202), started.text
+    server = real_hub.wait_for_server("alice", "demo")
+    assert server["url"] == "/user/alice/demo/"
+
+    status = requests.get(
+        f"{real_hub.url}/user/alice/demo/api/status",
+        headers={"Authorization": f"token {real_hub.token}"},
+        timeout=30,
+    )
+    assert status.status_code == 200, status.text
+    assert "started" in status.json()
+
+    stopped = real_hub.api("DELETE", "/users/alice/servers/demo")
+    assert stopped.status_code in (202, 204), stopped.text
+    real_hub.wait_for_server("alice", "demo", ready=False)
+    assert docker_engine.leftovers(docker_client) == []

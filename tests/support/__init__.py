@@ -1,0 +1,1 @@
+"""Helpers shared by the test tiers: a real hub process, Docker cleanup, free ports."""

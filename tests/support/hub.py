@@ -1,0 +1,132 @@
+"""A real JupyterHub process running the shipped config, plus a test fragment in $HDS_CONFIG_DIR."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from textwrap import dedent
+
+import requests
+
+from .docker_engine import RUN_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "hub" / "jupyterhub_config.py"
+SERVICE = "hds-test"
+SERVICE_SCOPES = [
+    "admin:users",
+    "admin:groups",
+    "admin:servers",
+    "access:servers",
+    "tokens",
+    "read:roles",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RealHub:
+    """`jupyterhub -f hub/jupyterhub_config.py` on free ports, with an admin service token."""
+
+    def __init__(self, state_dir: Path, extra_config: str = "", env: dict[str, str] | None = None):
+        self.state_dir = state_dir
+        self.config_dir = state_dir / "conf.d"
+        self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_hex(16)
+        self.extra_config = extra_config
+        self.env = env or {}
+        self.log_path = state_dir / "hub.log"
+        self.process: subprocess.Popen | None = None
+
+    def write_config(self) -> None:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        (self.config_dir / "00-test.py").write_text(
+            dedent(f"""
+            c.JupyterHub.bind_url = "{self.url}"
+            c.JupyterHub.hub_bind_url = "http://0.0.0.0:{self.hub_port}"
+            c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
+            c.HDSDockerSpawner.prefix = "{RUN_PREFIX}"
+            c.JupyterHub.services.append({{"name": "{SERVICE}", "api_token": "{self.token}"}})
+            c.JupyterHub.load_roles.append(
+                {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
+            )
+            """)
+        )
+        if self.extra_config:
+            (self.config_dir / "50-test-extra.py").write_text(dedent(self.extra_config))
+
+    def start(self, timeout: float = 60) -> RealHub:
+        self.write_config()
+        env = {
+            **os.environ,
+            "HDS_STATE_DIR": str(self.state_dir),
+            "HDS_CONFIG_DIR": str(self.config_dir),
+            "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}",
+            **self.env,
+        }
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)],
+            cwd=self.state_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the hub exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 60) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def log(self, tail: int = 150) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"token {token or self.token}"}
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def wait_for_server(self, user: str, name: str, ready: bool = True, timeout: float = 120):
+        """Wait until `user`'s server `name` is ready (or gone, with `ready=False`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.api("GET", f"/users/{user}").json()
+            server = model.get("servers", {}).get(name)
+            if ready and server and server.get("ready"):
+                return server
+            if not ready and not server:
+                return None
+            time.sleep(0.5)
+        state = "ready" if ready else "stopped"
+        raise TimeoutError(f"{user}/{name} not {state} within {timeout} s:\n{self.log()}")
