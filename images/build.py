@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
 INPUTS_LABEL = "org.jupyter-hds.inputs"
 BASE_TAG = "jupyter-hds/base:bookworm"
-SINGLEUSER_TAG = "jupyter-hds/singleuser:latest"
+SINGLEUSER_TAG = os.environ.get("HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest")
 IGNORED = {"__pycache__", ".pytest_cache", "build", "dist", "node_modules", ".ipynb_checkpoints"}
 
 
