@@ -32,7 +32,7 @@ images: venv docker ## build the images when missing or stale (offline: debootst
 	$(BIN)/python images/build.py
 
 up: venv docker images ## run the hub with a demo project on http://127.0.0.1:8000 (foreground)
-	scripts/up.sh
+	HDS_CONFIG_DIR=$(CURDIR)/hub/demo.d scripts/up.sh
 
 test: venv docker images ## run every test tier: unit, hub, docker, browser
 	$(BIN)/pytest $(PYTEST_ARGS)

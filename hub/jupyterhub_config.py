@@ -30,8 +30,4 @@ c.Spawner.disable_user_config = True
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 
-c.JupyterHub.authenticator_class = "hds-demo"
-c.Authenticator.allowed_users = {"researcher", "admin"}
-c.Authenticator.admin_users = {"admin"}
-
 load_fragments(c)
