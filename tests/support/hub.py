@@ -57,6 +57,7 @@ class RealHub:
             c.JupyterHub.hub_bind_url = "http://0.0.0.0:{self.hub_port}"
             c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
             c.HDSDockerSpawner.prefix = "{RUN_PREFIX}"
+            c.JupyterHub.authenticator_class = "null"  # API tokens only, unless a test overrides it
             c.JupyterHub.services.append({{"name": "{SERVICE}", "api_token": "{self.token}"}})
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
