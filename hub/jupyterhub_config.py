@@ -5,8 +5,10 @@ State goes to $HDS_STATE_DIR (default /var/lib/jupyter-hds). Operators add setti
 """
 
 import os
+import sys
 from pathlib import Path
 
+from jupyter_hds import home
 from jupyter_hds.configdir import load_fragments
 
 c = get_config()  # noqa: F821 (injected by traitlets)
@@ -20,14 +22,64 @@ c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 c.JupyterHub.default_url = "/hub/home"
 
-# One named server per user per project.
+# Projects are groups; one named server per user per project, named after the project.
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.named_server_limit_per_user = 0
 c.JupyterHub.spawner_class = "hds-docker"
-c.HDSDockerSpawner.image = os.environ.get("HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest")
 c.HDSDockerSpawner.prefix = "hds"
+c.ProjectSettings.datasets_root = str(state / "datasets")
+c.ProjectSettings.storage_root = str(state / "projects")
+c.ProjectSettings.default_image = os.environ.get(
+    "HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest"
+)
 c.Spawner.disable_user_config = True
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
+
+# The home page lists the user's projects.
+c.JupyterHub.template_paths = [home.TEMPLATES]
+c.JupyterHub.template_vars = {"hds_projects": home.project_rows}
+
+# The hosting team is the group hds-admins: it onboards projects in the admin panel but,
+# unlike JupyterHub's built-in admin role, cannot open researchers' servers (no
+# access:servers, no shares). Keep c.Authenticator.admin_users empty.
+c.JupyterHub.load_groups = {"hds-admins": {"users": []}}
+c.JupyterHub.load_roles = [
+    {
+        "name": "hds-admin",
+        "description": "Onboard and run projects; no access to researchers' servers or data",
+        "scopes": [
+            "admin-ui",
+            "admin:users",
+            "admin:servers",
+            "admin:groups",
+            "tokens",
+            "list:services",
+            "read:services",
+            "read:hub",
+            "read:roles",
+            "read:metrics",
+        ],
+        "groups": ["hds-admins"],
+    },  # fmt: skip
+    {
+        "name": "project-guard",
+        "scopes": [
+            "list:users",
+            "read:users:name",
+            "read:servers",
+            "delete:servers",
+            "list:groups",
+            "read:groups",
+        ],
+        "services": ["project-guard"],
+    },  # fmt: skip
+]
+c.JupyterHub.services = [
+    {
+        "name": "project-guard",
+        "command": [sys.executable, "-m", "jupyter_hds.project_guard", "--interval=5"],
+    },
+]
 
 load_fragments(c)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from support import docker_engine
-from support.hub import RealHub
+from support.hub import ROOT, RealHub
+
+# The proxy JupyterHub starts (in-process hubs included) comes from the project's node_modules.
+os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -23,9 +23,7 @@ def config_fragments(folder: str | os.PathLike[str] | None) -> list[Path]:
         return []
     path = Path(folder)
     if not path.is_dir():
-        raise ConfigDirError(
-            f"{ENV_VAR}={folder!s} is not a folder; create it or unset {ENV_VAR}"
-        )
+        raise ConfigDirError(f"{ENV_VAR}={folder!s} is not a folder; create it or unset {ENV_VAR}")
     return sorted(p for p in path.glob("*.py") if p.is_file())
 
 

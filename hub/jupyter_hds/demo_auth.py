@@ -1,4 +1,4 @@
-"""Demo login for `make up` on a laptop: any password, loopback clients only. Never for production."""
+"""Demo login for `make up`: any password, loopback clients only. Never for production."""
 
 from __future__ import annotations
 

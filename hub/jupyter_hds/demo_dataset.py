@@ -13,6 +13,8 @@ DIAGNOSES = {
     "I10": 14, "E11.9": 10, "J18.9": 8, "I48.9": 6, "N18.3": 5, "I50.9": 5,
     "J44.1": 4, "K80.2": 3, "S72.0": 3, "C34.9": 2, "F32.9": 3, "A41.9": 2,
 }  # fmt: skip
+# French administrative region codes.
+REGIONS = ["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93"]
 UNITS = ["cardiology", "internal-medicine", "pulmonology", "nephrology", "surgery", "geriatrics"]
 # LOINC code, label, unit, mean, standard deviation
 LAB_TESTS = [
@@ -39,7 +41,7 @@ def make_patients(rng: np.random.Generator, count: int, salt: str) -> pd.DataFra
             "pseudo_id": [pseudonym(i, salt) for i in range(count)],
             "sex": rng.choice(["F", "M"], count),
             "age_band": [f"{a}-{a + 4}" for a in low],
-            "region": rng.choice(["11", "24", "27", "28", "32", "44", "52", "53", "75", "76", "84", "93"], count),
+            "region": rng.choice(REGIONS, count),
             "deceased": rng.random(count) < 0.04,
         }
     )  # fmt: skip
@@ -87,7 +89,9 @@ def make_labs(rng: np.random.Generator, stays: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def generate(folder: Path, patients: int = 2000, seed: int = 2024, salt: str = "demo") -> list[Path]:
+def generate(
+    folder: Path, patients: int = 2000, seed: int = 2024, salt: str = "demo"
+) -> list[Path]:
     """Write the cohort's tables as Parquet files in `folder`; return their paths.
 
     Files are written under a temporary name and renamed, so a reader never sees half a table.
@@ -109,7 +113,7 @@ def generate(folder: Path, patients: int = 2000, seed: int = 2024, salt: str = "
 
 
 def ensure(folder: Path, **kwargs) -> bool:
-    """Generate the cohort in `folder` unless all its tables are already there; True if generated."""
+    """Generate the cohort in `folder` unless its tables are already there; True if generated."""
     if all((folder / f"{name}.parquet").is_file() for name in TABLES):
         return False
     generate(folder, **kwargs)

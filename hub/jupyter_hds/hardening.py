@@ -13,6 +13,11 @@ class Hardening:
     user: str = "1000:1000"
     pids_limit: int = 512
     scratch_size: str = "1g"
+    # Host paths this container may mount: its project's dataset, shared folder and work space.
+    mount_sources: frozenset[str] = frozenset()
+    # In-memory folders the server may write besides /tmp (Jupyter's data dir in $HOME, which
+    # JupyterHub's disable_user_config keeps out of every config and extension search path).
+    scratch_dirs: tuple[str, ...] = ()
 
     def apply(self, create_kwargs: dict[str, Any]) -> dict[str, Any]:
         """Return docker `create_container` arguments with the hardening forced in.
@@ -30,7 +35,7 @@ class Hardening:
                 "Privileged": False,
                 "PidsLimit": self.pids_limit,
                 "ReadonlyRootfs": True,
-                "Tmpfs": {"/tmp": f"rw,nosuid,nodev,size={self.scratch_size}"},
+                "Tmpfs": self._tmpfs(),
                 "Init": True,
                 "IpcMode": "private",
             }
@@ -40,6 +45,30 @@ class Hardening:
             host_config["MemorySwap"] = host_config["Memory"]
         for key in ("PidMode", "UTSMode", "UsernsMode", "Devices", "VolumesFrom"):
             host_config.pop(key, None)
+        self._check_mounts(host_config)
         kwargs["host_config"] = host_config
         kwargs["user"] = self.user
         return kwargs
+
+    def _tmpfs(self) -> dict[str, str]:
+        uid, _, gid = self.user.partition(":")
+        owned = f"rw,nosuid,nodev,noexec,size=64m,mode=0700,uid={uid},gid={gid or uid}"
+        return {
+            "/tmp": f"rw,nosuid,nodev,size={self.scratch_size}",  # noqa: S108 (the container's)
+            **{folder: owned for folder in self.scratch_dirs},
+        }
+
+    def _check_mounts(self, host_config: dict[str, Any]) -> None:
+        """Refuse any host path but the project's own; never the Docker socket."""
+        sources = [bind.split(":", 1)[0] for bind in host_config.get("Binds") or []]
+        sources += [
+            mount.get("Source", "")
+            for mount in host_config.get("Mounts") or []
+            if mount.get("Type") != "tmpfs"
+        ]
+        for source in sources:
+            if "docker.sock" in source or source not in self.mount_sources:
+                raise PermissionError(
+                    f"refusing to mount {source!r} into a user server: only the project's "
+                    "dataset, shared folder and work space may be mounted"
+                )

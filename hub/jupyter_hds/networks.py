@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from typing import Any
 
 import docker
+from docker.types import IPAMConfig, IPAMPool
 
 MANAGED_LABEL = "org.jupyter-hds.managed"
+BRIDGE_OPTION = "com.docker.network.bridge.name"
+
+
+def bridge_name(network_name: str) -> str:
+    """A stable host interface name for a network (at most 15 characters, as Linux requires)."""
+    return "hds" + hashlib.sha256(network_name.encode()).hexdigest()[:12]
+
+
+def bridge_of(network: dict[str, Any]) -> str:
+    """The host interface of an inspected bridge network."""
+    return (network.get("Options") or {}).get(BRIDGE_OPTION) or f"br-{network['Id'][:12]}"
+
+
+def free_subnet(api: docker.APIClient, pool: str, prefix: int = 24) -> str:
+    """The first subnet of `pool` that no Docker network uses yet."""
+    used = [
+        ipaddress.ip_network(config["Subnet"])
+        for summary in api.networks()
+        for config in (summary.get("IPAM") or {}).get("Config") or []
+        if config.get("Subnet") and ":" not in config["Subnet"]
+    ]
+    for subnet in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
+        if not any(subnet.overlaps(other) for other in used):
+            return str(subnet)
+    raise RuntimeError(f"no free /{prefix} left in the network pool {pool}; widen it")
 
 
 def ensure_internal_network(
-    api: docker.APIClient, name: str, labels: dict[str, str] | None = None
+    api: docker.APIClient,
+    name: str,
+    labels: dict[str, str] | None = None,
+    pool: str | None = None,
 ) -> dict[str, Any]:
     """Return the inspected internal bridge network `name`, creating it when missing.
 
@@ -21,11 +52,14 @@ def ensure_internal_network(
     if found:
         network = api.inspect_network(found[0]["Id"])
     else:
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=free_subnet(api, pool))]) if pool else None
         created = api.create_network(
             name,
             driver="bridge",
             internal=True,
             check_duplicate=True,
+            ipam=ipam,
+            options={BRIDGE_OPTION: bridge_name(name)},
             labels={MANAGED_LABEL: "true", **(labels or {})},
         )
         network = api.inspect_network(created["Id"])
@@ -42,16 +76,20 @@ def gateway_address(network: dict[str, Any]) -> str:
     for pool in network.get("IPAM", {}).get("Config") or []:
         if pool.get("Gateway"):
             return pool["Gateway"]
+        if pool.get("Subnet") and ":" not in pool["Subnet"]:
+            # Docker gives the bridge the subnet's first address when none is named.
+            return str(next(ipaddress.ip_network(pool["Subnet"]).hosts()))
     raise RuntimeError(f"Docker network {network.get('Name')!r} has no gateway address")
 
 
-def remove_network_if_unused(api: docker.APIClient, name: str) -> bool:
-    """Remove network `name` when no container is attached to it; True if removed."""
+def remove_network_if_unused(api: docker.APIClient, name: str) -> dict[str, Any] | None:
+    """Remove network `name` when no container is attached to it; return it if removed."""
     for summary in api.networks(names=[name]):
         if summary["Name"] != name:
             continue
-        if api.inspect_network(summary["Id"]).get("Containers"):
-            return False
+        network = api.inspect_network(summary["Id"])
+        if network.get("Containers"):
+            return None
         api.remove_network(summary["Id"])
-        return True
-    return False
+        return network
+    return None

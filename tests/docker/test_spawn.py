@@ -6,12 +6,14 @@ import pytest
 import requests
 
 from support import docker_engine
+from support.hub import make_dataset, make_project
 
 pytestmark = pytest.mark.docker
 
 
 def test_server_starts_answers_through_the_proxy_and_leaves_nothing(real_hub, docker_client):
-    assert real_hub.api("POST", "/users/alice").status_code == 201
+    make_dataset(real_hub, "demo")
+    make_project(real_hub, "demo", ["alice"])
     started = real_hub.api("POST", "/users/alice/servers/demo")
     assert started.status_code in (201, 202), started.text
     server = real_hub.wait_for_server("alice", "demo")

@@ -131,3 +131,45 @@ class RealHub:
             time.sleep(0.5)
         state = "ready" if ready else "stopped"
         raise TimeoutError(f"{user}/{name} not {state} within {timeout} s:\n{self.log()}")
+
+
+def make_dataset(hub: RealHub, name: str, files: dict[str, bytes] | None = None) -> Path:
+    """A dataset folder under the hub's datasets root, root-owned and world-readable."""
+    folder = hub.state_dir / "datasets" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for filename, content in (files or {"README.txt": f"dataset {name}\n".encode()}).items():
+        (folder / filename).write_bytes(content)
+        (folder / filename).chmod(0o644)
+    folder.chmod(0o755)
+    folder.parent.chmod(0o755)
+    return folder
+
+
+def make_project(hub: RealHub, name: str, members: list[str], **properties: str) -> None:
+    """Create users (if missing), the project's group, its properties and its members."""
+    properties = {"plan": "public", "dataset": name, **properties}
+    for member in members:
+        hub.api("POST", f"/users/{member}")  # 409 when it exists: fine
+    response = hub.api("POST", f"/groups/{name}")
+    assert response.status_code in (201, 409), response.text
+    response = hub.api("PUT", f"/groups/{name}/properties", json=properties)
+    assert response.status_code == 200, response.text
+    if members:
+        response = hub.api("POST", f"/groups/{name}/users", json={"users": members})
+        assert response.status_code == 200, response.text
+
+
+def browser_login(hub: RealHub, user: str, password: str = "any") -> requests.Session:
+    """A cookie session for `user`, logged in through the hub's login form (a test authenticator)."""
+    session = requests.Session()
+    page = session.get(f"{hub.url}/hub/login", timeout=30)
+    page.raise_for_status()
+    xsrf = session.cookies.get("_xsrf", path="/hub/")
+    response = session.post(
+        f"{hub.url}/hub/login",
+        data={"username": user, "password": password, "_xsrf": xsrf},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, f"login as {user} failed: {response.status_code}"
+    return session

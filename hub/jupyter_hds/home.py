@@ -1,0 +1,57 @@
+"""The hub home page's project list: a user's projects, each with its state or what is wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from hds_quota.plans import Plans
+
+from .projects import ProjectRefused, ProjectSettings, is_project, project_for_server
+
+TEMPLATES = str(Path(__file__).parent / "templates")
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    name: str
+    description: str
+    plan: str
+    expires: str
+    problem: str  # empty when the project can start
+    active: bool
+    ready: bool
+    url: str
+
+
+def project_rows(user, today: date | None = None) -> list[ProjectRow]:
+    """One row per project group `user` is in, sorted by name (a `template_vars` callable)."""
+    if user is None:
+        return []
+    config = user.settings.get("config")
+    settings, plans = ProjectSettings(config=config), Plans(config=config)
+    rows = []
+    for group in sorted(user.orm_user.groups, key=lambda g: g.name):
+        properties = dict(group.properties or {})
+        if not is_project(properties):
+            continue
+        try:
+            project_for_server(settings, group.name, properties, True, plans, today or date.today())
+            problem = ""
+        except ProjectRefused as refused:
+            problem = str(refused)
+        spawner = user.spawners[group.name] if group.name in user.orm_spawners else None
+        rows.append(
+            ProjectRow(
+                name=group.name,
+                description=str(properties.get("description", "")),
+                plan=str(properties.get("plan", "")),
+                expires=str(properties.get("expires", "")),
+                problem=problem,
+                active=bool(spawner and spawner.active),
+                ready=bool(spawner and spawner.ready),
+                url=user.server_url(group.name),
+            )
+        )
+    return rows

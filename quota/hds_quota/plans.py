@@ -1,0 +1,127 @@
+"""Plans: the limits and price a project rents, as operator configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from traitlets import Dict, validate
+from traitlets.config import LoggingConfigurable
+
+UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_bytes(value: int | str) -> int:
+    """`4G`, `512M`, `20G` or a number of bytes, to bytes (binary units, as Docker reads them)."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+    if text and text[-1] in UNITS:
+        return int(float(text[:-1]) * UNITS[text[-1]])
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"{value!r} is not a size; write it like 4G, 512M or 20G")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one project on this plan may use, and what it costs per month."""
+
+    name: str
+    price_eur_month: float
+    members: int
+    running_servers: int
+    cpu: float
+    memory: int
+    storage: int
+    cpu_hours_month: float
+    idle_timeout: int
+
+    @classmethod
+    def from_config(cls, name: str, values: dict[str, Any]) -> Plan:
+        known = {f.name for f in fields(cls)} - {"name"}
+        unknown = set(values) - known
+        missing = known - set(values)
+        if unknown or missing:
+            problems = []
+            if unknown:
+                problems.append(f"unknown limits {', '.join(sorted(unknown))}")
+            if missing:
+                problems.append(f"missing limits {', '.join(sorted(missing))}")
+            raise ValueError(
+                f"plan {name!r}: {'; '.join(problems)}; "
+                f"a plan sets exactly: {', '.join(sorted(known))}"
+            )
+        plan = cls(
+            name=name,
+            price_eur_month=float(values["price_eur_month"]),
+            members=int(values["members"]),
+            running_servers=int(values["running_servers"]),
+            cpu=float(values["cpu"]),
+            memory=parse_bytes(values["memory"]),
+            storage=parse_bytes(values["storage"]),
+            cpu_hours_month=float(values["cpu_hours_month"]),
+            idle_timeout=int(values["idle_timeout"]),
+        )
+        for limit in ("members", "running_servers", "cpu", "memory", "storage", "idle_timeout"):
+            if getattr(plan, limit) <= 0:
+                raise ValueError(f"plan {name!r}: {limit} must be positive")
+        return plan
+
+
+DEFAULT_PLANS = {
+    "public": {
+        "price_eur_month": 150,
+        "members": 10,
+        "running_servers": 5,
+        "cpu": 2,
+        "memory": "4G",
+        "storage": "20G",
+        "cpu_hours_month": 200,
+        "idle_timeout": 3600,
+    },
+    "private": {
+        "price_eur_month": 300,
+        "members": 25,
+        "running_servers": 15,
+        "cpu": 4,
+        "memory": "16G",
+        "storage": "100G",
+        "cpu_hours_month": 1000,
+        "idle_timeout": 4 * 3600,
+    },
+}
+
+
+class Plans(LoggingConfigurable):
+    """The plans projects can be on (a project names its plan in its `plan` property)."""
+
+    plans = Dict(
+        default_value=DEFAULT_PLANS,
+        help="""Plans by name: each sets price_eur_month, members (per project),
+        running_servers (at once, per project), cpu and memory (per server, memory like "4G"),
+        storage (per project, shared folder and members' spaces, like "20G"),
+        cpu_hours_month (compute per project per month) and idle_timeout (seconds before an
+        idle server is stopped).
+
+        Add a plan or change one without restating the others:
+            c.Plans.plans.update({"gold": {...every limit...}})
+        """,
+    ).tag(config=True)
+
+    @validate("plans")
+    def _validate_plans(self, proposal):
+        value = proposal.value
+        if not value:
+            raise ValueError("c.Plans.plans is empty; define at least one plan")
+        for name, limits in value.items():
+            Plan.from_config(name, limits)
+        return value
+
+    def get(self, name: str) -> Plan:
+        """The plan called `name`, or a ValueError that lists the defined plans."""
+        if name not in self.plans:
+            raise ValueError(
+                f"plan {name!r} is not defined; defined plans: {', '.join(sorted(self.plans))}"
+            )
+        return Plan.from_config(name, self.plans[name])

@@ -1,0 +1,315 @@
+"""Project isolation, tried for real: two projects, three users, real containers on the real engine."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from datetime import date, timedelta
+
+import pytest
+import requests
+
+from support.hub import RealHub, browser_login, make_dataset, make_project
+
+pytestmark = pytest.mark.docker
+
+PROBE = r"""
+import json, os, socket, sys
+def reach(host, port):
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        return "open"
+    except OSError as error:
+        return type(error).__name__
+def resolve(name):
+    try:
+        return socket.gethostbyname(name)
+    except OSError as error:
+        return type(error).__name__
+print(json.dumps({a: (reach(*a.split(":")) if ":" in a else resolve(a)) for a in sys.argv[1:]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, docker_client):
+    hub = RealHub(
+        tmp_path_factory.mktemp("projects"),
+        extra_config='c.JupyterHub.authenticator_class = "dummy"',
+    ).start()
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
+    make_project(hub, "beta", ["bob"], dataset="beta-data")
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def tokens(hub):
+    made = {}
+    for user in ("alice", "bob", "carol"):
+        response = hub.api("POST", f"/users/{user}/tokens", json={"note": "test"})
+        assert response.status_code == 201, response.text
+        made[user] = response.json()["token"]
+    return made
+
+
+@pytest.fixture(scope="module")
+def running(hub, tokens):
+    """alice and carol in alpha, bob in beta: started by each user with their own token."""
+    for user, project in (("alice", "alpha"), ("carol", "alpha"), ("bob", "beta")):
+        response = hub.api("POST", f"/users/{user}/servers/{project}", token=tokens[user])
+        assert response.status_code in (201, 202), response.text
+    for user, project in (("alice", "alpha"), ("carol", "alpha"), ("bob", "beta")):
+        hub.wait_for_server(user, project)
+    return hub
+
+
+def container(docker_client, hub, user, project):
+    from support.docker_engine import RUN_PREFIX
+
+    return docker_client.containers.get(f"{RUN_PREFIX}-{user}--{project}")
+
+
+def run_in(box, *command: str) -> tuple[int, str]:
+    code, output = box.exec_run(list(command), user="1000:1000")
+    return code, output.decode(errors="replace")
+
+
+def probe(box, *targets: str) -> dict[str, str]:
+    code, output = run_in(box, "python3", "-c", PROBE, *targets)
+    assert code == 0, output
+    return json.loads(output)
+
+
+# --- spawning and reaching servers across boundaries ---------------------------------------
+
+
+def test_user_cannot_start_a_server_of_a_project_they_are_not_in(hub, tokens, docker_client):
+    response = hub.api("POST", "/users/alice/servers/beta", token=tokens["alice"])
+    assert response.status_code == 403, response.text
+    assert "not a member" in response.json()["message"]
+    assert not [
+        c for c in docker_client.containers.list(all=True) if c.name.endswith("alice--beta")
+    ]
+
+
+def test_user_cannot_start_a_server_for_another_user(hub, tokens):
+    response = hub.api("POST", "/users/bob/servers/alpha", token=tokens["alice"])
+    assert response.status_code in (403, 404), response.text
+
+
+def test_default_server_without_project_is_refused(hub, tokens):
+    response = hub.api("POST", "/users/alice/server", token=tokens["alice"])
+    assert response.status_code == 403, response.text
+    assert "belongs to a project" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "visitor, owner, project",
+    [("alice", "bob", "beta"), ("bob", "alice", "alpha"), ("carol", "alice", "alpha")],
+    ids=["other-project", "other-project-reverse", "same-project-other-user"],
+)
+def test_user_cannot_reach_another_users_server_through_the_proxy(
+    running, tokens, visitor, owner, project
+):
+    url = f"{running.url}/user/{owner}/{project}/api/contents/dataset"
+    response = requests.get(
+        url,
+        headers={"Authorization": f"token {tokens[visitor]}"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert response.status_code in (302, 403, 404), response.text
+    assert "cohort.csv" not in response.text and "secret-beta" not in response.text
+    own = requests.get(url, headers={"Authorization": f"token {tokens[owner]}"}, timeout=30)
+    assert own.status_code == 200, own.text
+
+
+def test_hosting_admin_cannot_open_a_researchers_server(running):
+    running.api("POST", "/users/ops")
+    assert running.api("POST", "/groups/hds-admins/users", json={"users": ["ops"]}).ok
+    token = running.api("POST", "/users/ops/tokens", json={"note": "t"}).json()["token"]
+    # The hosting team onboards projects...
+    assert running.api("GET", "/groups/alpha", token=token).ok
+    # ...but never sees into a researcher's server.
+    response = requests.get(
+        f"{running.url}/user/alice/alpha/api/contents/dataset",
+        headers={"Authorization": f"token {token}"}, timeout=30, allow_redirects=False,
+    )  # fmt: skip
+    assert response.status_code in (302, 403, 404), response.text
+
+
+def test_home_page_lists_only_the_users_projects(running):
+    page = browser_login(running, "alice").get(f"{running.url}/hub/home", timeout=30)
+    assert page.status_code == 200, page.text
+    assert 'data-server-name="alpha"' in page.text
+    assert "beta" not in page.text
+
+
+# --- inside a container ----------------------------------------------------------------
+
+
+def test_container_sees_its_dataset_read_only_and_nothing_of_other_projects(running, docker_client):
+    box = container(docker_client, running, "alice", "alpha")
+    code, listing = run_in(box, "ls", "/home/jovyan/dataset")
+    assert code == 0 and "cohort.csv" in listing
+    code, output = run_in(box, "touch", "/home/jovyan/dataset/new")
+    assert code != 0 and "Read-only file system" in output
+    code, mounts = run_in(box, "cat", "/proc/self/mountinfo")
+    assert "beta" not in mounts and "docker.sock" not in mounts
+    code, found = run_in(
+        box, "sh", "-c", "find / -xdev -name 'secret-beta*' 2>/dev/null; ls /var/run"
+    )
+    assert "secret-beta" not in found and "docker.sock" not in found
+    for writable in ("/home/jovyan/work/x", "/home/jovyan/shared/x", "/tmp/x"):
+        assert run_in(box, "touch", writable)[0] == 0, writable
+    for read_only in ("/home/jovyan/x", "/etc/x", "/usr/x", "/opt/hds/x"):
+        assert run_in(box, "touch", read_only)[0] != 0, read_only
+
+
+def test_container_is_unprivileged_and_limited(running, docker_client):
+    box = container(docker_client, running, "alice", "alpha")
+    code, status = run_in(box, "cat", "/proc/self/status")
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert fields["Uid"].split()[0] == "1000"
+    assert fields["CapEff"].strip() == "0000000000000000"
+    assert fields["CapBnd"].strip() == "0000000000000000"
+    assert fields["NoNewPrivs"].strip() == "1"
+    host = box.attrs["HostConfig"]
+    assert host["PidsLimit"] == 512
+    assert host["Memory"] == 4 * 1024**3  # public plan
+    assert host["CpuQuota"] == 2 * host["CpuPeriod"]  # public plan: 2 CPUs
+    assert host["ReadonlyRootfs"] is True
+    assert not host.get("Binds")
+    assert {m["Source"].rsplit("/", 1)[-1] for m in box.attrs["Mounts"] if m["Type"] == "bind"} == {
+        "alpha-data", "shared", "alice",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case_id, command",
+    [
+        ("mount", ["mount", "-t", "tmpfs", "none", "/tmp"]),
+        ("user-namespace", ["unshare", "--user", "--map-root-user", "id"]),
+        ("chown-root-file", ["chown", "1000", "/etc/passwd"]),
+        (
+            "raw-socket",
+            ["python3", "-c", "import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)"],
+        ),
+        ("setuid-su", ["su", "-c", "id", "root"]),
+        ("write-cgroup", ["sh", "-c", "echo max > /sys/fs/cgroup/pids/pids.max"]),
+    ],
+)
+def test_no_privileged_operation_succeeds(running, docker_client, case_id, command):
+    box = container(docker_client, running, "alice", "alpha")
+    code, output = run_in(box, *command)
+    assert code != 0, f"{case_id} succeeded: {output}"
+
+
+def test_network_reaches_the_hub_only(running, docker_client):
+    alice = container(docker_client, running, "alice", "alpha")
+    bob = container(docker_client, running, "bob", "beta")
+    carol = container(docker_client, running, "carol", "alpha")
+    gateway = next(iter(alice.attrs["NetworkSettings"]["Networks"].values()))["Gateway"]
+    bob_ip = next(iter(bob.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    carol_ip = next(iter(carol.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    with host_listener() as host_port:
+        seen = probe(
+            alice,
+            f"{gateway}:{running.hub_port}",  # the hub API: must be open
+            f"{gateway}:{host_port}",  # any other service on the host
+            f"{gateway}:{running.port}",  # the public proxy port
+            f"{bob_ip}:8888",  # another project's server
+            "1.1.1.1:443", "8.8.8.8:53", "151.101.0.223:443",  # the internet
+            "pypi.org", "deb.debian.org",  # names outside
+        )  # fmt: skip
+    assert seen.pop(f"{gateway}:{running.hub_port}") == "open"
+    assert all(outcome != "open" and not outcome[0].isdigit() for outcome in seen.values()), seen
+    # Members of one project share a network: their servers may see each other.
+    assert probe(alice, f"{carol_ip}:8888")[f"{carol_ip}:8888"] == "open"
+
+
+class host_listener:
+    """A TCP server on all host addresses, standing for any service a host may run."""
+
+    def __enter__(self) -> int:
+        self.sock = socket.socket()
+        self.sock.bind(("0.0.0.0", 0))
+        self.sock.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self.sock.getsockname()[1]
+
+    def _accept(self):
+        while True:
+            try:
+                self.sock.accept()[0].close()
+            except OSError:
+                return
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+# --- bad properties never start a container --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case_id, properties, message",
+    [
+        (
+            "unknown-plan",
+            {"plan": "gold"},
+            "plan 'gold' is not defined; defined plans: private, public",
+        ),
+        ("dataset-path", {"dataset": "../etc"}, "plain folder name"),
+        ("dataset-absolute", {"dataset": "/etc"}, "plain folder name"),
+        ("dataset-missing", {"dataset": "nowhere"}, "create the dataset folder"),
+        ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
+        ("past-expiry", {"expires": (date.today() - timedelta(days=1)).isoformat()}, "expired on"),
+        ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
+        ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
+    ],
+)
+def test_bad_properties_never_start_a_container(hub, docker_client, case_id, properties, message):
+    project = f"bad-{case_id}"
+    make_dataset(hub, "gamma-data")
+    make_project(hub, project, ["dave"], **{"dataset": "gamma-data", **properties})
+    response = hub.api("POST", f"/users/dave/servers/{project}")
+    assert response.status_code == 403, response.text
+    assert message in response.json()["message"]
+    assert not [
+        c for c in docker_client.containers.list(all=True) if c.name.endswith(f"--{project}")
+    ]
+
+
+# --- leaving a project ----------------------------------------------------------------
+
+
+def test_removing_a_member_stops_their_server_promptly(running, tokens, docker_client):
+    removed_at = time.monotonic()
+    response = running.api("DELETE", "/groups/alpha/users", json={"users": ["carol"]})
+    assert response.ok, response.text
+    running.wait_for_server("carol", "alpha", ready=False, timeout=30)
+    elapsed = time.monotonic() - removed_at
+    print(f"carol's server stopped {elapsed:.1f} s after her removal from alpha")
+    assert not [
+        c for c in docker_client.containers.list(all=True) if c.name.endswith("carol--alpha")
+    ]
+    again = running.api("POST", "/users/carol/servers/alpha", token=tokens["carol"])
+    assert again.status_code == 403 and "not a member" in again.json()["message"]
+    # alice, still a member, keeps her server.
+    assert running.api("GET", "/users/alice").json()["servers"]["alpha"]["ready"]
+
+
+def test_expiry_passing_stops_the_projects_servers(running, docker_client):
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    properties = running.api("GET", "/groups/beta").json()["properties"]
+    response = running.api(
+        "PUT", "/groups/beta/properties", json={**properties, "expires": yesterday}
+    )
+    assert response.ok, response.text
+    running.wait_for_server("bob", "beta", ready=False, timeout=30)
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("bob--beta")]

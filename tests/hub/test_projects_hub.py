@@ -1,0 +1,86 @@
+"""Project checks inside a real (in-process) hub: groups, properties, membership, the home page."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from jupyterhub import orm
+from jupyterhub.tests.mocking import MockSpawner
+from jupyterhub.tests.utils import add_user, api_request
+
+from jupyter_hds import events
+from jupyter_hds.home import project_rows
+from jupyter_hds.project_spawner import ProjectSpawnerMixin
+
+pytestmark = pytest.mark.hub
+
+
+class ProjectMockSpawner(ProjectSpawnerMixin, MockSpawner):
+    """The project logic on JupyterHub's mock spawner: no Docker, same checks."""
+
+    def apply_project(self, project, storage):
+        self.environment = {**self.environment, "HDS_PROJECT": project.name}
+
+
+@pytest.fixture
+def hub(app, tmp_path):
+    (tmp_path / "datasets" / "cohort").mkdir(parents=True)
+    app.config.ProjectSettings.datasets_root = str(tmp_path / "datasets")
+    app.config.ProjectSettings.storage_root = str(tmp_path / "projects")
+    app.config.ProjectSettings.uid = app.config.ProjectSettings.gid = (
+        __import__("os").getuid() or 1000
+    )
+    settings = {
+        "allow_named_servers": True,
+        "named_server_limit_per_user": 0,
+        "spawner_class": ProjectMockSpawner,
+    }
+    with mock.patch.dict(app.tornado_settings, settings):
+        yield app
+
+
+def project(app, name, members, **properties):
+    group = orm.Group.find(app.db, name) or orm.Group(name=name)
+    group.properties = {"plan": "public", "dataset": "cohort", **properties}
+    app.db.add(group)
+    group.users = [add_user(app.db, app, name=m).orm_user for m in members]
+    app.db.commit()
+    return group
+
+
+@pytest.fixture
+def recorded():
+    seen = []
+    events.subscribe(seen.append)
+    yield seen
+    events.unsubscribe(seen.append)
+
+
+async def test_member_starts_and_non_member_is_refused_with_an_event(hub, recorded):
+    project(hub, "cohort-a", ["ann"])
+    project(hub, "cohort-b", ["ben"])
+    refused = await api_request(hub, "users", "ann", "servers", "cohort-b", method="post")
+    assert refused.status_code == 403
+    assert "not a member" in refused.json()["message"]
+    assert [(e.action, e.actor, e.project) for e in recorded] == [
+        ("server.refused", "ann", "cohort-b")
+    ]
+    started = await api_request(hub, "users", "ann", "servers", "cohort-a", method="post")
+    assert started.status_code in (201, 202)
+    await api_request(hub, "users", "ann", "servers", "cohort-a", method="delete")
+
+
+async def test_home_rows_show_only_projects_with_their_problems(hub):
+    project(hub, "cohort-c", ["cid"])
+    project(hub, "cohort-d", ["cid"], plan="gold")
+    project(hub, "cohort-e", ["eve"])
+    other = orm.Group(name="not-a-project", properties={"colour": "blue"})
+    hub.db.add(other)
+    user = hub.users[orm.User.find(hub.db, "cid")]
+    other.users.append(user.orm_user)
+    hub.db.commit()
+    rows = {row.name: row for row in project_rows(user)}
+    assert set(rows) == {"cohort-c", "cohort-d"}
+    assert rows["cohort-c"].problem == ""
+    assert "plan 'gold' is not defined" in rows["cohort-d"].problem
