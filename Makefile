@@ -50,7 +50,10 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 	    --no-header --annotation-style line $$pair.in -o $$pair.txt || exit 1; \
 	done
 
+bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
+	$(BIN)/python tests/benchmarks/bench_spawn.py
+
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache
 
-.PHONY: help venv docker images up test lint lock clean
+.PHONY: help venv docker images up test lint lock bench clean
