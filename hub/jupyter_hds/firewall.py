@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 CHAIN = "HDS-INPUT"
 
@@ -50,6 +52,7 @@ def close_bridge(bridge: str, hub_port: int) -> None:
     """Let containers on `bridge` reach only the hub's port on the host (idempotent)."""
     for tool in _tools():
         _ensure_chain(tool)
+        _prune(tool, lambda tagged: not Path("/sys/class/net", tagged).exists())
         for rule in rules_for(bridge, hub_port, ipv6=tool == "ip6tables"):
             if _run(tool, "-C", CHAIN, *rule, check=False).returncode != 0:
                 _run(tool, "-A", CHAIN, *rule)
@@ -58,8 +61,13 @@ def close_bridge(bridge: str, hub_port: int) -> None:
 def forget_bridge(bridge: str) -> None:
     """Remove the rules of a bridge whose network is gone."""
     for tool in _tools():
-        listing = _run(tool, "-S", CHAIN, check=False).stdout.splitlines()
-        for line in listing:
-            words = shlex.split(line)
-            if words[:1] == ["-A"] and f"hds:{bridge}" in words:
-                _run(tool, "-D", *words[1:], check=False)
+        _prune(tool, lambda tagged: tagged == bridge)
+
+
+def _prune(tool: str, doomed: Callable[[str], bool]) -> None:
+    """Delete the chain's rules whose bridge `doomed` selects (rules of vanished bridges, say)."""
+    for line in _run(tool, "-S", CHAIN, check=False).stdout.splitlines():
+        words = shlex.split(line)
+        tags = [w[len("hds:") :] for w in words if w.startswith("hds:")]
+        if words[:1] == ["-A"] and tags and doomed(tags[0]):
+            _run(tool, "-D", *words[1:], check=False)

@@ -57,7 +57,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
 
     @default("name_template")
     def _default_name_template(self):
-        return "{prefix}-{username}--{servername}"
+        # Server names are project names, already Docker-safe (JupyterHub 6 validates them).
+        return "{prefix}-{username}--{raw_servername}"
 
     @default("format_volume_name")
     def _default_format_volume_name(self):
