@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from textwrap import dedent
 from urllib.parse import parse_qs, urljoin, urlparse
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .hub import ROOT, RealHub, free_port
 
@@ -234,3 +239,76 @@ def start_pair(
         provider.stop()
         raise
     return hub, provider
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def tamper(id_token: str, mode: str) -> str:
+    """`id_token` altered the way an attacker between hub and provider could alter it."""
+    header, payload, signature = id_token.split(".")
+    claims = _unb64(payload)
+    if mode == "payload":  # another person, the provider's signature kept
+        claims["sub"] = "someone-else"
+        return f"{header}.{_b64(json.dumps(claims).encode())}.{signature}"
+    if mode == "alg-none":  # "unsigned" token
+        unsigned = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+        return f"{unsigned}.{payload}."
+    if mode == "other-key":  # well-formed, signed with a key the provider never published
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": _unb64(header)["kid"]})
+    raise ValueError(f"unknown tampering {mode!r}")
+
+
+class TokenProxy:
+    """A man in the middle on the token endpoint: forwards to the provider, alters the ID token.
+
+    `mode` None forwards untouched; "down" answers 502 as a dead provider behind a gateway would.
+    """
+
+    def __init__(self, token_endpoint: str):
+        self.token_endpoint = token_endpoint
+        self.mode: str | None = None
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if proxy.mode == "down":
+                    return self._answer(502, b"Bad Gateway")
+                headers = {k: v for k, v in self.headers.items() if k.lower() in FORWARDED}
+                upstream = requests.post(
+                    proxy.token_endpoint, data=body, headers=headers, timeout=10
+                )
+                answer = upstream.content
+                if upstream.ok and proxy.mode:
+                    tokens = upstream.json()
+                    tokens["id_token"] = tamper(tokens["id_token"], proxy.mode)
+                    answer = json.dumps(tokens).encode()
+                self._answer(upstream.status_code, answer)
+
+            def _answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+FORWARDED = {"authorization", "content-type", "accept"}
