@@ -17,6 +17,7 @@ from traitlets import Bool, Float, List, Set, Unicode, default, validate
 
 from . import acr as acr_levels
 from .claims import provider_groups
+from .compat import patch_token_authenticated_default
 from .discovery import (
     Provider,
     ProviderMetadata,
@@ -36,6 +37,7 @@ from .tokens import (
 )
 
 SUBJECT_KEY = "oidc_subject"
+patch_token_authenticated_default()
 
 
 class HDSOIDCAuthenticator(GenericOAuthenticator):
