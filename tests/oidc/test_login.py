@@ -115,6 +115,16 @@ def test_wrong_state_is_refused(hub):
     assert events_of(hub, "login.failed")[-1]["details"]["reason"] == "state_mismatch"
 
 
+def test_answer_naming_another_issuer_is_refused(hub):
+    browser = Browser(hub)
+    callback = browser.submit_login(browser.start_login(), "researcher2")
+    assert "iss=" in callback  # the demo provider names itself (RFC 9207)
+    mixed_up = re.sub(r"iss=[^&]+", "iss=https%3A%2F%2Fevil.example", callback)
+    response = browser.session.get(mixed_up, allow_redirects=False, timeout=30)
+    assert_failure_page(response, 400, "did not come from the hub")
+    assert events_of(hub, "login.failed")[-1]["details"]["reason"] == "issuer_mismatch"
+
+
 def test_login_cancelled_at_the_provider_shows_why(hub):
     browser = Browser(hub)
     page = browser.start_login()

@@ -10,6 +10,10 @@ MESSAGES = {
         "This login did not start in this browser, or it took too long. Please log in again."
     ),
     "provider_error": "The identity provider did not complete the login ({detail}).",
+    "issuer_mismatch": (
+        "The answer to this login did not come from the hub's identity provider, so the login "
+        "was refused. Please log in again."
+    ),
     "code_rejected": (
         "The identity provider did not accept this login: its one-time code was already used "
         "or has expired. Please log in again."

@@ -76,6 +76,7 @@ class OIDCCallbackHandler(LoginFailurePage, OAuthCallbackHandler):
     async def get(self):
         try:
             self.check_arguments()
+            self.check_issuer()
             user = await self.login_user()
         except LoginError as error:
             self.refuse(error)
@@ -115,6 +116,12 @@ class OIDCCallbackHandler(LoginFailurePage, OAuthCallbackHandler):
             super().check_state()
         except web.HTTPError as error:
             raise LoginError("state_mismatch", error.log_message or "bad state") from None
+
+    def check_issuer(self):
+        """RFC 9207: a provider naming itself in the answer must be the hub's (mix-up attacks)."""
+        iss = self.get_argument("iss", None)
+        if iss is not None and iss != self.issuer:
+            raise LoginError("issuer_mismatch", f"the answer names issuer {iss!r}")
 
     def nonce(self) -> str:
         """The nonce sent with this login, from the hub-signed state cookie."""
