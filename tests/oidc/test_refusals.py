@@ -98,3 +98,16 @@ def test_provider_down_before_login_is_a_clear_page(tmp_path_factory):
     failure = last_failure(hub)
     assert failure["details"]["reason"] == "provider_unreachable"
     assert failure["actor"] == "anonymous" and failure["source"] == "127.0.0.1"
+
+
+def test_hub_without_an_issuer_refuses_to_start_and_says_what_to_write(tmp_path):
+    hub = RealHub(
+        tmp_path,
+        extra_config='c.JupyterHub.authenticator_class = "hds-oidc"\n',
+        env={"JUPYTERHUB_CRYPT_KEY": "00" * 32},
+    )
+    with pytest.raises(RuntimeError, match="the hub exited") as exited:
+        hub.start(timeout=30)
+    assert "HDSOIDCAuthenticator.issuer is not set: write c.HDSOIDCAuthenticator.issuer" in str(
+        exited.value
+    )

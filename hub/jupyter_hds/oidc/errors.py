@@ -66,7 +66,3 @@ class LoginError(web.HTTPError):
         self.actor = actor
         message = MESSAGES[failure].format(detail=detail or "no detail given")
         super().__init__(STATUS.get(failure, 400), message, reason="Login failed")
-
-    @property
-    def message(self) -> str:
-        return self.get_message()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import NoReturn
 
+from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
 from oauthenticator.oauth2 import (
     OAuthCallbackHandler,
@@ -20,7 +21,7 @@ from .. import events
 from .errors import LoginError
 
 
-class LoginFailurePage:
+class LoginFailurePage(BaseHandler):
     """Turns a LoginError into an audit event and the hub's error page, with a way back in."""
 
     def refuse(self, error: LoginError) -> NoReturn:
@@ -150,7 +151,7 @@ class OIDCLogoutHandler(OAuthLogoutHandler):
             actor=user.name,
             outcome="succeeded",
             source=self.request.remote_ip,
-            details={"provider_session_ended": bool(self._provider_logout_url)},
+            details={"provider_logout": bool(self._provider_logout_url)},
         )
 
     async def render_logout_page(self):
