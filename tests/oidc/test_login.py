@@ -53,6 +53,7 @@ def assert_failure_page(response, status, words):
 
 def test_authorization_code_flow_with_pkce_and_nonce_logs_in(hub, provider):
     browser = Browser(hub)
+    assert "Sign in with the demo identity provider" in browser.get("/hub/login").text
     page = browser.start_login()
     assert page.status_code == 200 and "Demo identity provider" in page.text
     sent = browser.authorize_params()
