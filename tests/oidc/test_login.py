@@ -16,7 +16,11 @@ pytestmark = pytest.mark.hub
 def pair(tmp_path_factory):
     hub, provider = start_pair(
         tmp_path_factory,
-        accounts=[account("outsider", groups=["another-service"])],
+        accounts=[
+            account("outsider", groups=["another-service"]),
+            # Another person at the provider, renamed to an existing hub user's name.
+            account("impostor", preferred_username="researcher2"),
+        ],
         client_id="jupyter-hds-demo",
         demo_fragment=True,
     )
@@ -92,6 +96,15 @@ def test_user_not_allowed_is_refused_and_recorded(hub):
     failed = [e for e in events_of(hub, "login.failed") if e["actor"] == "outsider"]
     assert failed and failed[-1]["details"]["reason"] == "not_allowed"
     assert failed[-1]["outcome"] == "failed"
+
+
+def test_a_renamed_provider_account_cannot_take_over_a_hub_user(hub):
+    assert Browser(hub).login("researcher2").status_code == 302  # binds researcher2 to its sub
+    response = Browser(hub).login("impostor")
+    assert_failure_page(response, 403, "belongs to another account")
+    failure = events_of(hub, "login.failed")[-1]
+    assert failure["details"]["reason"] == "identity_mismatch"
+    assert failure["actor"] == "researcher2"
 
 
 def test_replayed_code_is_refused(hub):
