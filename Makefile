@@ -19,11 +19,12 @@ $(BIN)/.installed: requirements/hub.txt requirements/test.txt pyproject.toml $(w
 	$(BIN)/pip install --quiet --no-deps -e . $(addprefix -e ,$(dir $(wildcard extensions/*/pyproject.toml)))
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json demo/oidc-provider/package.json demo/oidc-provider/package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --prefix demo/oidc-provider --no-audit --no-fund --loglevel=error
 	touch $@
 
-venv: $(BIN)/.installed node_modules/.installed ## install the hub's Python and Node dependencies (pinned)
+venv: $(BIN)/.installed node_modules/.installed ## install the hub's Python and Node dependencies, and the demo provider's (pinned)
 
 docker: ## install and start Debian's Docker engine when it is missing or stopped
 	scripts/ensure-docker.sh

@@ -36,6 +36,14 @@ c.Spawner.disable_user_config = True
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 
+# Login: the organisation's OpenID Connect provider. The operator names it (issuer, client id
+# and secret) in $HDS_CONFIG_DIR; docs/oidc.md has the steps. Tokens are kept in encrypted auth
+# state ($JUPYTERHUB_CRYPT_KEY). Admins add people in the admin panel: existing users may log in.
+c.JupyterHub.authenticator_class = "hds-oidc"
+c.HDSOIDCAuthenticator.allow_existing_users = True
+c.HDSOIDCAuthenticator.auth_refresh_age = 300
+c.HDSOIDCAuthenticator.refresh_pre_spawn = True
+
 # The home page lists the user's projects.
 c.JupyterHub.template_paths = [home.TEMPLATES]
 c.JupyterHub.template_vars = {"hds_projects": home.project_rows}

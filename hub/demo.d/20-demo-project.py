@@ -1,8 +1,7 @@
-# `make up` only: the demo project, on the synthetic cohort scripts/up.sh generates, and the
-# demo hosting-team account.
+# `make up` only: the demo project, on the synthetic cohort scripts/up.sh generates. (The demo
+# provider's `hds-admins` group puts the `admin` account in the hosting team at login.)
 c.JupyterHub.load_groups.update(
     {
-        "hds-admins": {"users": ["admin"]},
         "demo-cohort": {
             "users": ["researcher"],
             "properties": {
