@@ -15,7 +15,7 @@ c = get_config()  # noqa: F821 (injected by traitlets)
 state = Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds"))
 
 # Browsers reach the proxy; user servers reach the hub API at their network's gateway.
-c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+c.JupyterHub.bind_url = os.environ.get("HDS_PUBLIC_URL", "http://127.0.0.1:8000")
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
 c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
@@ -33,6 +33,8 @@ c.ProjectSettings.default_image = os.environ.get(
     "HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest"
 )
 c.Spawner.disable_user_config = True
+# Researchers land in their own writable space (the rest of $HOME is read-only).
+c.Spawner.default_url = "/lab/tree/work"
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 

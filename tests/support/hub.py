@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -98,14 +99,23 @@ class RealHub:
         raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 60) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        group = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.process.poll()
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process.wait()
 
     def log(self, tail: int = 150) -> str:
         if not self.log_path.exists():

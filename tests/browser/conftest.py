@@ -1,0 +1,31 @@
+"""Browser tier: make up's stack (real hub, real OIDC provider, real containers) and chromium."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.demo_stack import DemoStack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, docker_client):
+    stack = DemoStack(tmp_path_factory.mktemp("demo-stack")).start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: scripts/ensure-host.sh installs Debian's chromium",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
