@@ -22,7 +22,7 @@ from support.audit_endpoint import AuditEndpoint
 del pytest_pycollect_makeitem, pytest_pyfunc_call
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_CONFIG = ROOT / "images" / "singleuser" / "etc" / "jupyter" / "jupyter_server_config.d"
+SHIPPED_CONFIG = ROOT / "images" / "singleuser" / "etc" / "jupyter"
 RESEARCHER = "alice"
 BINARY = bytes(range(256)) * 4  # not UTF-8: the contents API can only hand it out as base64
 
@@ -41,11 +41,14 @@ async def hub_endpoint():
 
 
 def shipped_server_config() -> dict:
-    """The image's jupyter_server_config.d fragments, merged: the tests run the shipped config."""
+    """The image's server config and enabling fragments, merged: the tests run what ships."""
+    files = [SHIPPED_CONFIG / "jupyter_server_config.json"]
+    files += sorted((SHIPPED_CONFIG / "jupyter_server_config.d").glob("*.json"))
     config: dict = {}
-    for fragment in sorted(SHIPPED_CONFIG.glob("*.json")):
-        for section, values in json.loads(fragment.read_text()).items():
+    for path in files:
+        for section, values in json.loads(path.read_text()).items():
             config.setdefault(section, {}).update(values)
+    config["ServerApp"].pop("root_dir")  # the test's own home folder instead
     return config
 
 
@@ -75,7 +78,7 @@ class ResearcherIdentity(IdentityProvider):
 def jp_server_config(guard_config):
     config = shipped_server_config()
     config.setdefault("ServerApp", {})["identity_provider_class"] = ResearcherIdentity
-    config["DataGuardApp"] = guard_config
+    config["DataGuardApp"] = {**config.get("DataGuardApp", {}), **guard_config}
     return config
 
 
