@@ -35,9 +35,13 @@ SERVER_EXTENSIONS = {
 PAGE_CONFIG = """
 import json, os
 from jupyter_core.paths import jupyter_path
+from jupyter_server.serverapp import ServerApp
+from jupyterhub.singleuser._disable_user_config import _disable_user_config
 from jupyterlab.commands import get_app_dir
 from jupyterlab_server.config import get_page_config
 
+if os.environ.get("JUPYTERHUB_DISABLE_USER_CONFIG"):
+    _disable_user_config(ServerApp.instance())  # as jupyterhub-singleuser does
 app_dir = get_app_dir()
 config = get_page_config(jupyter_path("labextensions"), os.path.join(app_dir, "settings"))
 print(json.dumps({
@@ -153,7 +157,12 @@ def test_every_locked_plugin_exists_in_the_built_jupyterlab(docker_client):
 
 
 def test_a_user_config_cannot_reenable_the_exits(docker_client, user_config_dir):
-    config = run_in_image(docker_client, PAGE_CONFIG, volumes=with_user_config(user_config_dir))
+    config = run_in_image(
+        docker_client,
+        PAGE_CONFIG,
+        environment={"JUPYTERHUB_DISABLE_USER_CONFIG": "1"},
+        volumes=with_user_config(user_config_dir),
+    )
     for plugin in LOCKED_PLUGINS:
         assert plugin in config["disabled"], plugin
         assert plugin in config["locked"], plugin
@@ -193,7 +202,7 @@ def test_what_holds_the_lab_lock_is_the_image_config_outranking_the_users(
     config = run_in_image(
         docker_client,
         PAGE_CONFIG,
-        environment={"JUPYTER_PREFER_ENV_PATH": "0"},
+        environment={"JUPYTER_PREFER_ENV_PATH": "0", "JUPYTERHUB_DISABLE_USER_CONFIG": "1"},
         volumes=with_user_config(user_config_dir),
     )
     assert not set(LOCKED_PLUGINS) & set(config["disabled"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from hds_data_guard import handlers, routing
+from tornado.routing import PathMatches, Rule
 from tornado.web import Application, RequestHandler
 
 
@@ -34,3 +36,22 @@ def test_a_missing_route_is_reported():
     assert problems[0] == (
         "GET /files/probe.csv is answered by tornado.web.ErrorHandler, not FilesRefusedHandler"
     )
+
+
+def test_the_guard_refuses_to_start_behind_an_extension_serving_files(
+    jp_configurable_serverapp, jp_server_config, project_files
+):
+    jp_server_config["ServerApp"]["jpserver_extensions"]["a_rogue_files_extension"] = True
+    with pytest.raises(RuntimeError, match="data guard cannot start: GET .*files/probe.csv"):
+        jp_configurable_serverapp(config=jp_server_config)
+
+
+async def test_a_route_taken_after_start_stops_the_server(jp_serverapp, guard, caplog):
+    stopped = []
+    jp_serverapp.web_app.default_router.rules.insert(
+        0, Rule(PathMatches(r".*/files/(.*)"), RogueFiles)
+    )
+    jp_serverapp.stop = lambda: stopped.append(True)
+    await guard._start_jupyter_server_extension(jp_serverapp)
+    assert stopped == [True]
+    assert "stopping the server rather than serve files" in caplog.text

@@ -147,8 +147,19 @@ class DataGuardApp(ExtensionApp):
     def initialize_handlers(self):
         self.handlers.extend(handlers.guarded_routes())
 
+    def initialize(self):
+        """Register the guard, then check that nothing loaded earlier answers its routes.
+
+        The image sets ServerApp.reraise_server_extension_failures, so this error stops
+        the server before it serves anything.
+        """
+        super().initialize()
+        wrong = routing.unguarded_routes(self.serverapp.web_app, self.serverapp.base_url)
+        if wrong:
+            raise RuntimeError(f"data guard cannot start: {'; '.join(wrong)}")
+
     async def _start_jupyter_server_extension(self, serverapp):
-        """Check that the guard answers every guarded route, then replay leftover events."""
+        """Check the routes again once every extension is in, then replay leftover events."""
         wrong = routing.unguarded_routes(serverapp.web_app, serverapp.base_url)
         if wrong:
             self.log.critical("data guard: %s; stopping the server rather than serve files",
