@@ -41,7 +41,7 @@ class GuardMixin:
 
     def record(self, action: str, target: str | None, outcome: str, reason: str, **details: Any):
         guard = self.guard
-        if guard is None:
+        if guard is None or guard.sink is None:
             self.log.error("data guard not loaded: %s of %s not recorded", action, target)  # type: ignore[attr-defined]
             return
         request = self.request  # type: ignore[attr-defined]
@@ -152,7 +152,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             if self.get_query_argument("format", default=None) == "base64":
                 self._check_raw_read(path)
             self._check_dataset_content(path)
-        await super().get(path)
+        await super().get(path)  # type: ignore[misc]
 
     def _finish_model(self, model: dict[str, Any], location: bool = True) -> None:
         if (
@@ -177,7 +177,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             self.refuse(events.DATASET_COPY_BLOCKED, copy_from.strip("/"),
                         "dataset files stay in the dataset folder", self._stay_message("copied"),
                         destination=path.strip("/"))  # fmt: skip
-        await super().post(path)
+        await super().post(path)  # type: ignore[misc]
 
     @web.authenticated
     @authorized
@@ -189,12 +189,12 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
                         "dataset files stay in the dataset folder",
                         self._stay_message("moved or renamed"),
                         destination=destination)  # fmt: skip
-        await super().patch(path)
+        await super().patch(path)  # type: ignore[misc]
 
     def _dataset_contains(self, path: str) -> bool:
         guard = self.guard
         # Without the guard's settings, treat everything as dataset: refuse rather than leak.
-        return True if guard is None else guard.dataset.contains(path)
+        return True if guard is None or guard.dataset is None else guard.dataset.contains(path)
 
     def _check_raw_read(self, path: str) -> None:
         guard = self.guard
@@ -219,7 +219,8 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
                         "them in a notebook, for example with pandas or DuckDB.")  # fmt: skip
 
     def _stay_message(self, verb: str) -> str:
-        folder = self.guard.dataset.api_path if self.guard else "dataset"
+        guard = self.guard
+        folder = guard.dataset.api_path if guard and guard.dataset else "dataset"
         return (f"Dataset files cannot be {verb} out of the read-only {folder}/ folder. Read "
                 "them where they are from a notebook, and save your own results in your "
                 "work folder.")  # fmt: skip
