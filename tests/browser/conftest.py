@@ -7,7 +7,7 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from support.browser import CHROMIUM, CHROMIUM_ARGS
+from support.browser import CHROMIUM, CHROMIUM_ARGS, close_contexts, screenshot_failure
 from support.demo_stack import DemoStack
 
 
@@ -29,3 +29,14 @@ def chromium():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call" and report.failed:
+        shots = screenshot_failure(item.name)
+        report.sections.append(("screenshots", "\n".join(map(str, shots)) or "(no pages)"))
+    if report.when == "teardown":
+        close_contexts()
+    return report

@@ -22,12 +22,15 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(os.environ.get("HDS_SCREENSHOTS") or ROOT / "build" / "screenshots")
 TIMEOUT_MS = 60_000
+# Contexts opened by person(): a failing browser test's report gets a screenshot of each page.
+CONTEXTS: list = []
 
 
 def person(browser: Browser, hub_url: str, username: str) -> Page:
     """A fresh browser context for `username`, logged in through the provider's own login page."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=hub_url)
     context.set_default_timeout(TIMEOUT_MS)
+    CONTEXTS.append(context)
     page = context.new_page()
     page.goto("/hub/login")
     page.get_by_role("button", name="Sign in with").or_(
@@ -47,3 +50,24 @@ def shoot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def screenshot_failure(test_name: str) -> list[Path]:
+    """Screenshots of every open page, for a failed test; the contexts are closed after."""
+    folder = ROOT / "build" / "failed-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = []
+    for number, context in enumerate(CONTEXTS):
+        for index, page in enumerate(context.pages):
+            path = folder / f"{test_name}-{number}-{index}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+                taken.append(path)
+            except Exception:  # noqa: S112 (a closed page has nothing to show)
+                continue
+    return taken
+
+
+def close_contexts() -> None:
+    while CONTEXTS:
+        CONTEXTS.pop().close()
