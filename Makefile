@@ -51,10 +51,13 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 	    --no-header --annotation-style line $$pair.in -o $$pair.txt || exit 1; \
 	done
 
+screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
+	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
 bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache
 
-.PHONY: help venv docker images up test lint lock bench clean
+.PHONY: help venv docker images up test lint lock screenshots bench clean

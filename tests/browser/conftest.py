@@ -11,14 +11,16 @@ from support.browser import CHROMIUM, CHROMIUM_ARGS, close_contexts, screenshot_
 from support.demo_stack import DemoStack
 
 
-@pytest.fixture(scope="session")
+# Module scope for both: each journey gets its own stack, and Playwright's sync API (which
+# keeps an event loop running while it is open) is closed before the async tiers run.
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory, docker_client):
     stack = DemoStack(tmp_path_factory.mktemp("demo-stack")).start()
     yield stack
     stack.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     if not shutil.which(CHROMIUM):
         pytest.fail(
@@ -37,6 +39,11 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" and report.failed:
         shots = screenshot_failure(item.name)
         report.sections.append(("screenshots", "\n".join(map(str, shots)) or "(no pages)"))
-    if report.when == "teardown":
-        close_contexts()
     return report
+
+
+@pytest.fixture(autouse=True)
+def _close_contexts(chromium):
+    """Each test's browser contexts close after it (and before Playwright stops)."""
+    yield
+    close_contexts()
