@@ -1,0 +1,3 @@
+# `make up` only: a demo `auditor` account, in the `auditors` group that holds the auditor role.
+c.Authenticator.allowed_users.add("auditor")
+c.JupyterHub.load_groups.update({"auditors": {"users": ["auditor"]}})

@@ -1,0 +1,126 @@
+"""The hub process's side of the audit record: everything it sees goes to the inbox, durably.
+
+The hub config imports this module; importing it subscribes the hub's sink to
+`jupyter_hds.events`, so events emitted anywhere in the hub (logins, refusals, quotas)
+reach the record. JupyterHub's own server start/stop events arrive through
+`ServerActions`, a handler for its event logger (c.EventLogger.handlers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from traitlets import Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from .. import events
+from .inbox import Inbox
+from .intake import from_hub, new_event
+
+log = logging.getLogger("jupyter_hds.audit")
+
+SERVER_ACTIONS_SCHEMA = "https://schema.jupyter.org/jupyterhub/events/server-action"
+MAX_BACKLOG = 100_000
+
+
+class AuditRecord(LoggingConfigurable):
+    """Where the audit record lives."""
+
+    directory = Unicode(
+        help="""Folder of the audit record: its segments and the inbox of events waiting to be
+        chained. Keep it outside users' containers, on a disk that is backed up. The audit
+        service must be given the same folder (its HDS_AUDIT_DIR).""",
+    ).tag(config=True)
+
+    @default("directory")
+    def _default_directory(self):
+        return str(Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds")) / "audit")
+
+
+class HubAudit:
+    """Puts the hub's events in the inbox; keeps them in memory while the disk refuses them."""
+
+    _instance: HubAudit | None = None
+
+    def __init__(self, directory: Path | str, is_admin: Callable[[str], bool] = lambda n: False):
+        self.inbox = Inbox(directory)
+        self.is_admin = is_admin
+        self._backlog: list[dict[str, Any]] = []
+
+    @classmethod
+    def instance(cls) -> HubAudit:
+        """The hub's sink, configured from the running JupyterHub's config."""
+        if cls._instance is None:
+            from jupyterhub.app import JupyterHub
+
+            app = JupyterHub.instance() if JupyterHub.initialized() else None
+            settings = AuditRecord(parent=app) if app else AuditRecord()
+            cls._instance = cls(settings.directory, _admin_check(app))
+        return cls._instance
+
+    def record(self, entries: list[dict[str, Any]]) -> None:
+        """Hand events to the inbox; on a disk error keep them and retry with the next ones."""
+        pending = self._backlog + entries
+        try:
+            self.inbox.put(pending)
+        except OSError as error:
+            if len(pending) > MAX_BACKLOG:
+                log.critical("audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG)
+            self._backlog = pending[-MAX_BACKLOG:]
+            log.error("audit: inbox unwritable (%s); %d events kept in memory", error, len(self._backlog))
+        else:
+            self._backlog = []
+
+    def record_durably(self, entries: list[dict[str, Any]]) -> None:
+        """Hand events to the inbox or raise OSError: for senders that can retry."""
+        self.inbox.put(entries)
+
+
+def _admin_check(app) -> Callable[[str], bool]:
+    if app is None:
+        return lambda name: False
+
+    def is_admin(name: str) -> bool:
+        from jupyterhub import orm
+
+        user = orm.User.find(app.db, name)
+        return bool(user and user.admin)
+
+    return is_admin
+
+
+def _on_event(event: events.Event) -> None:
+    try:
+        sink = HubAudit.instance()
+        sink.record([from_hub(event, sink.is_admin)])
+    except Exception:
+        log.exception("audit: could not record %s", event.to_dict())
+
+
+class ServerActions(logging.Handler):
+    """JupyterHub's `server-actions` events (a server started or stopped) into the record."""
+
+    ACTIONS = {"start": "server.started", "stop": "server.stopped"}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = record.msg if isinstance(record.msg, dict) else {}
+        action = self.ACTIONS.get(data.get("action", ""))
+        if data.get("__schema__") != SERVER_ACTIONS_SCHEMA or action is None:
+            return
+        user, server = data.get("username", ""), data.get("servername", "")
+        event = new_event(
+            action,
+            "service:jupyterhub",
+            "service",
+            "succeeded",
+            project=server or None,
+            target=f"{user}/{server}",
+        )
+        HubAudit.instance().record([event])
+
+
+events.subscribe(_on_event)
