@@ -6,13 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-
 from jupyter_hds.audit.intake import new_event
 from jupyter_hds.audit.writer import ChainWriter
 
 
 def events(
-    count: int, action: str = "dataset.read", actor: str = "alice", outcome: str = "allowed", **fields
+    count: int,
+    action: str = "dataset.read",
+    actor: str = "alice",
+    outcome: str = "allowed",
+    **fields,
 ) -> list[dict]:
     """`count` distinct events (details.n = 0, 1, ...), as the hub would put them in the inbox."""
     fields = {"project": "cohort-a", "target": "alice/cohort-a", **fields}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-
 from jupyter_hds.audit.entry import (
     FIELDS,
     GENESIS,
@@ -16,33 +15,37 @@ from jupyter_hds.audit.entry import (
     sql_message,
 )
 
+
+def raw(**fields):
+    event = {"id": "a" * 32, "time": "t", "actor": "alice", "actor_kind": "user", "action": "x",
+             "outcome": "allowed", "reported_by": "hub"}  # fmt: skip
+    return event | fields
+
+
 ODD_VALUES = [
     ("plain", "alice"),
     ("empty", ""),
     ("none", None),
     ("unicode", "Zoé Ærø 数据"),
     ("separators", "a|3:b~|"),
-    ("quotes-newlines", "it's \"quoted\"\nand\ttabbed"),
+    ("quotes-newlines", 'it\'s "quoted"\nand\ttabbed'),
     ("emoji", "🩺"),
 ]
 
 
 @pytest.mark.parametrize(("case_id", "value"), ODD_VALUES, ids=[c for c, _ in ODD_VALUES])
 def test_python_and_duckdb_hash_the_same_message(case_id, value):
-    entry = chain({"id": "a" * 32, "time": "t", "actor": value, "actor_kind": "user",
-                   "action": "x", "outcome": "allowed", "reported_by": "hub",
-                   "target": value, "details": {"v": value}}, 7, GENESIS)  # fmt: skip
+    entry = chain(raw(actor=value, target=value, details={"v": value}), 7, GENESIS)
     con = duckdb.connect()
-    columns = ", ".join(f"? AS \"{name}\"" for name in FIELDS)
-    sql = f"SELECT {sql_message()}, sha256({sql_message()}) FROM (SELECT {columns})"
+    columns = ", ".join(f'? AS "{name}"' for name in FIELDS)
+    sql = f"SELECT {sql_message()}, sha256({sql_message()}) FROM (SELECT {columns})"  # noqa: S608
     text, digest = con.execute(sql, [entry[name] for name in FIELDS]).fetchone()
     assert text == message(entry)
     assert digest == entry["hash"] == entry_hash(entry)
 
 
 def test_shifting_text_between_fields_changes_the_hash():
-    base = chain({"id": "b" * 32, "time": "t", "actor": "ab", "actor_kind": "user",
-                  "action": "x", "outcome": "allowed", "reported_by": "hub", "target": "c"}, 1, GENESIS)  # fmt: skip
+    base = chain(raw(actor="ab", target="c"), 1, GENESIS)
     shifted = dict(base, actor="a", target="bc")
     assert entry_hash(shifted) != base["hash"]
 
@@ -71,8 +74,12 @@ def test_the_hub_clock_may_omit_the_offset():
 
 @pytest.mark.parametrize(
     ("actor", "admin", "kind"),
-    [("anonymous", False, "anonymous"), ("service:culler", False, "service"),
-     ("alice", False, "user"), ("root", True, "admin")],  # fmt: skip
+    [
+        ("anonymous", False, "anonymous"),
+        ("service:culler", False, "service"),
+        ("alice", False, "user"),
+        ("root", True, "admin"),
+    ],  # fmt: skip
 )
 def test_actor_kinds(actor, admin, kind):
     assert actor_kind(actor, admin) == kind

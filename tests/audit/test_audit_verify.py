@@ -1,4 +1,4 @@
-"""Verification finds altered, deleted, reordered and inserted entries, in open and sealed segments."""
+"""Verify finds altered, deleted, reordered and inserted entries, in open and sealed segments."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import events, read_lines, write_lines
-
 from jupyter_hds.audit.entry import entry_hash
 from jupyter_hds.audit.segments import list_segments
 from jupyter_hds.audit.verify import Verifier, parse_anchor
@@ -50,7 +49,8 @@ def test_an_altered_entry_is_found(record):
     entries[2]["outcome"] = "refused"
     write_lines(path, entries)
     assert breaks(record.directory) == [
-        "seq 3 (segments/000000000001.jsonl line 3): its hash does not match its content (entry altered)"
+        "seq 3 (segments/000000000001.jsonl line 3): "
+        "its hash does not match its content (entry altered)"
     ]
 
 
@@ -158,7 +158,8 @@ def test_an_altered_sealed_entry_is_found(record):
 
     rewrite_parquet(sealed_segment(directory, 1), alter)
     assert breaks(directory) == [
-        "seq 15 (segments/000000000011.parquet row 5): its hash does not match its content (entry altered)"
+        "seq 15 (segments/000000000011.parquet row 5): "
+        "its hash does not match its content (entry altered)"
     ]
 
 

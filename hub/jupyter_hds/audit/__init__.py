@@ -1,4 +1,4 @@
-"""The audit record: an append-only, hash-chained log of who did what, written outside users' containers.
+"""The audit record: an append-only, hash-chained log of who did what, kept outside users' servers.
 
 Flow: the hub (and users' servers, through the hub's API) drop events in an inbox
 (`inbox.py`); the audit service (`service.py`) is the only writer of the chained record

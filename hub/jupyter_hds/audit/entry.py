@@ -1,4 +1,4 @@
-"""One entry of the audit record: its fields, how it is hashed, and how raw events are normalised."""
+"""One entry of the audit record: its fields, how it is hashed, how raw events are normalised."""
 
 from __future__ import annotations
 
@@ -85,7 +85,9 @@ def normalize_time(value: str, assume_utc: bool = False) -> str:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"time {value!r} is not ISO 8601; write e.g. 2025-01-31T09:30:00Z") from None
+        raise ValueError(
+            f"time {value!r} is not ISO 8601; write e.g. 2025-01-31T09:30:00Z"
+        ) from None
     if moment.tzinfo is None:
         if not assume_utc:
             raise ValueError(f"time {value!r} has no UTC offset; end it with Z or +00:00")
@@ -102,7 +104,9 @@ def actor_kind(actor: str, is_admin: bool = False) -> str:
     return "admin" if is_admin else "user"
 
 
-def chain(event: dict[str, Any], seq: int, prev: str, recorded: str | None = None) -> dict[str, Any]:
+def chain(
+    event: dict[str, Any], seq: int, prev: str, recorded: str | None = None
+) -> dict[str, Any]:
     """The record entry for `event`: numbered, stamped, linked to `prev` and hashed."""
     entry = {name: event.get(name) for name in EVENT_FIELDS}
     entry.update(seq=seq, recorded=recorded or now(), prev=prev)

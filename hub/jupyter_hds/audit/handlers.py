@@ -48,7 +48,9 @@ def may_use_server(db, name: str, owner: str, server: str) -> bool:
     if "access:servers" not in parsed:
         return False
     return bool(
-        scopes.check_scope_filter(parsed["access:servers"], orm_owner.orm_spawners[server], "server")
+        scopes.check_scope_filter(
+            parsed["access:servers"], orm_owner.orm_spawners[server], "server"
+        )
     )
 
 
@@ -74,16 +76,22 @@ class AuditEventsHandler(APIHandler):
         owner, server = owner_server
         try:
             checked = [
-                from_server(raw, owner, server, lambda name: may_use_server(self.db, name, owner, server))
+                from_server(
+                    raw, owner, server, lambda name: may_use_server(self.db, name, owner, server)
+                )
                 for raw in self._events()
             ]
         except EventRefused as refused:
-            self._refuse(refused.status, str(refused), owner, "user", f"server:{owner}/{server}", server)
+            self._refuse(
+                refused.status, str(refused), owner, "user", f"server:{owner}/{server}", server
+            )
         try:
             HubAudit.instance().record_durably(checked)
         except OSError as error:
             self.log.error("audit: cannot accept events from %s/%s: %s", owner, server, error)
-            raise web.HTTPError(503, "%s", "the audit inbox is unavailable; keep the events and retry") from None
+            raise web.HTTPError(
+                503, "%s", "the audit inbox is unavailable; keep the events and retry"
+            ) from None
         self.write({"accepted": [event["id"] for event in checked]})
 
     def _events(self) -> list[Any]:
@@ -92,9 +100,9 @@ class AuditEventsHandler(APIHandler):
         try:
             body = json.loads(self.request.body or b"null")
         except ValueError:
-            raise EventRefused(400, "body is not JSON; send {\"events\": [...]}") from None
+            raise EventRefused(400, 'body is not JSON; send {"events": [...]}') from None
         if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            raise EventRefused(400, "body must be {\"events\": [...]}")
+            raise EventRefused(400, 'body must be {"events": [...]}')
         if len(body["events"]) > MAX_EVENTS_PER_REQUEST:
             raise EventRefused(400, f"at most {MAX_EVENTS_PER_REQUEST} events per request")
         return body["events"]

@@ -69,9 +69,13 @@ class HubAudit:
             self.inbox.put(pending)
         except OSError as error:
             if len(pending) > MAX_BACKLOG:
-                log.critical("audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG)
+                log.critical(
+                    "audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG
+                )
             self._backlog = pending[-MAX_BACKLOG:]
-            log.error("audit: inbox unwritable (%s); %d events kept in memory", error, len(self._backlog))
+            log.error(
+                "audit: inbox unwritable (%s); %d events kept in memory", error, len(self._backlog)
+            )
         else:
             self._backlog = []
 

@@ -1,4 +1,4 @@
-"""Events waiting to be chained: JSON lines any process appends, the audit service claims and removes.
+"""Events waiting to be chained: JSON lines any process appends; the audit service drains them.
 
 Writers append whole lines under an exclusive lock and fsync before returning, so an event
 handed to `put` survives a crash of the hub or of the audit service. The service claims a

@@ -77,7 +77,10 @@ def from_server(
     """
     if not isinstance(raw, dict):
         raise EventRefused(400, "each event must be a JSON object")
-    unknown = sorted(set(raw) - {"id", "time", "action", "actor", "project", "target", "outcome", "source", "details"})
+    unknown = sorted(
+        set(raw)
+        - {"id", "time", "action", "actor", "project", "target", "outcome", "source", "details"}
+    )
     if unknown:
         raise EventRefused(400, f"unknown fields {', '.join(unknown)}")
     event_id = _text(raw, "id")
@@ -85,7 +88,9 @@ def from_server(
         raise EventRefused(400, f"id {event_id!r} must be 32 lowercase hex digits (uuid4().hex)")
     action = _text(raw, "action")
     if len(action) > 64 or not ACTION.match(action):
-        raise EventRefused(400, f"action {action!r} must be dotted lowercase, e.g. download.blocked")
+        raise EventRefused(
+            400, f"action {action!r} must be dotted lowercase, e.g. download.blocked"
+        )
     outcome = _text(raw, "outcome")
     if outcome not in SERVER_OUTCOMES:
         raise EventRefused(400, f"outcome {outcome!r} must be one of {', '.join(SERVER_OUTCOMES)}")
@@ -95,9 +100,13 @@ def from_server(
         raise EventRefused(400, str(error)) from None
     actor, project = _text(raw, "actor"), _text(raw, "project")
     if project != server:
-        raise EventRefused(403, f"event {event_id} claims project {project!r}; this server is {owner}/{server}")
+        raise EventRefused(
+            403, f"event {event_id} claims project {project!r}; this server is {owner}/{server}"
+        )
     if actor != owner and not may_act(actor):
-        raise EventRefused(403, f"event {event_id} claims user {actor!r}, who may not use {owner}/{server}")
+        raise EventRefused(
+            403, f"event {event_id} claims user {actor!r}, who may not use {owner}/{server}"
+        )
     return {
         "id": event_id,
         "time": time,

@@ -52,7 +52,9 @@ class AuditHandler(HubOAuthenticated, web.RequestHandler):
         elif isinstance(error, web.HTTPError) and error.log_message:
             message = error.log_message % error.args if error.args else error.log_message
         page = TEMPLATES.get_template("error.html")
-        self.finish(page.render(status=status_code, message=message, prefix=self.settings["prefix"]))
+        self.finish(
+            page.render(status=status_code, message=message, prefix=self.settings["prefix"])
+        )
 
     def filters(self) -> Filters:
         try:

@@ -11,15 +11,19 @@ from typing import Any
 
 import duckdb
 
-from .entry import FIELDS
 from ..events import OUTCOMES as OUTCOME_CHOICES
+from .entry import FIELDS
 from .segments import list_segments
 
-JSON_COLUMNS = "{" + ", ".join(f"'{n}': '{'BIGINT' if n == 'seq' else 'VARCHAR'}'" for n in FIELDS) + "}"
+JSON_COLUMNS = (
+    "{" + ", ".join(f"'{n}': '{'BIGINT' if n == 'seq' else 'VARCHAR'}'" for n in FIELDS) + "}"
+)
 COLUMNS = ", ".join(f'"{n}"' for n in FIELDS)
-EMPTY = "SELECT " + ", ".join(
-    f"CAST(NULL AS {'BIGINT' if n == 'seq' else 'VARCHAR'}) AS \"{n}\"" for n in FIELDS
-) + " LIMIT 0"
+EMPTY = (
+    "SELECT "
+    + ", ".join(f'CAST(NULL AS {"BIGINT" if n == "seq" else "VARCHAR"}) AS "{n}"' for n in FIELDS)
+    + " LIMIT 0"
+)
 NAME = re.compile(r"^[\w.:@/+-]{1,200}$")
 
 
@@ -102,20 +106,24 @@ class AuditQuery:
         sealed = [str(s.path) for s in segments if s.sealed]
         lines = [str(s.path) for s in segments if not s.sealed]
         if sealed:
-            parts.append(f"SELECT {COLUMNS} FROM read_parquet({_list(sealed)})")
+            parts.append(f"SELECT {COLUMNS} FROM read_parquet({_list(sealed)})")  # noqa: S608
         if lines:
             parts.append(
-                f"SELECT {COLUMNS} FROM read_json({_list(lines)}, format = 'newline_delimited', "
-                f"columns = {JSON_COLUMNS}, ignore_errors = true)"
+                f"SELECT {COLUMNS} FROM read_json({_list(lines)}, "  # noqa: S608
+                f"format = 'newline_delimited', columns = {JSON_COLUMNS}, ignore_errors = true)"
             )
         return "(" + (" UNION ALL ".join(parts) or EMPTY) + ")"
 
-    def _run(self, sql: str, params: list[Any]) -> duckdb.DuckDBPyConnection:
-        """Run on a fresh cursor (one per thread); retry once if a segment was sealed meanwhile."""
+    def _select(self, what: str, where: str, params: list[Any], tail: str = ""):
+        """`SELECT what FROM <record> WHERE where tail` on a fresh cursor (one per thread).
+
+        The SQL text is built from fixed fragments and the segments' paths only; every value
+        an auditor typed goes in as a parameter. Retried once if a segment was sealed meanwhile.
+        """
         for attempt in (1, 2):
-            cursor = self._db.cursor()
+            sql = f"SELECT {what} FROM {self.source()} WHERE {where} {tail}"  # noqa: S608
             try:
-                return cursor.execute(sql.format(source=self.source()), params)
+                return self._db.cursor().execute(sql, params)
             except duckdb.IOException:
                 if attempt == 2:
                     raise
@@ -127,17 +135,18 @@ class AuditQuery:
         """Up to `size` entries, newest first, older than `before` or newer than `after`."""
         where, params = filters.where()
         if after is not None:
-            sql = f"SELECT * FROM {{source}} WHERE {where} AND seq > ? ORDER BY seq ASC LIMIT ?"
-            rows = self._dicts(self._run(sql, [*params, after, size + 1]))
+            cursor = self._select("*", f"{where} AND seq > ?", [*params, after, size + 1],
+                                  "ORDER BY seq ASC LIMIT ?")  # fmt: skip
+            rows = self._dicts(cursor)
             more_newer, rows = len(rows) > size, rows[:size][::-1]
             more_older = bool(rows) and self._exists(where, params, "seq < ?", rows[-1]["seq"])
         else:
-            cursor = "AND seq < ?" if before is not None else ""
-            extra = [before] if before is not None else []
-            sql = f"SELECT * FROM {{source}} WHERE {where} {cursor} ORDER BY seq DESC LIMIT ?"
-            rows = self._dicts(self._run(sql, [*params, *extra, size + 1]))
+            condition, extra = (f"{where} AND seq < ?", [before]) if before else (where, [])
+            cursor = self._select("*", condition, [*params, *extra, size + 1],
+                                  "ORDER BY seq DESC LIMIT ?")  # fmt: skip
+            rows = self._dicts(cursor)
             more_older, rows = len(rows) > size, rows[:size]
-            more_newer = bool(rows) and before is not None and self._exists(
+            more_newer = bool(rows and before) and self._exists(
                 where, params, "seq > ?", rows[0]["seq"]
             )
         return Page(
@@ -147,25 +156,26 @@ class AuditQuery:
         )
 
     def _exists(self, where: str, params: list[Any], condition: str, seq: int) -> bool:
-        sql = f"SELECT 1 FROM {{source}} WHERE {where} AND {condition} LIMIT 1"
-        return self._run(sql, [*params, seq]).fetchone() is not None
+        cursor = self._select("1", f"{where} AND {condition}", [*params, seq], "LIMIT 1")
+        return cursor.fetchone() is not None
 
     def count(self, filters: Filters) -> int:
         where, params = filters.where()
-        return self._run(f"SELECT count(*) FROM {{source}} WHERE {where}", params).fetchone()[0]
+        return self._select("count(*)", where, params).fetchone()[0]
 
     def choices(self) -> dict[str, list[str]]:
         """Names seen in the record, for the filter form's suggestions."""
         found = {}
         for column in ("actor", "project", "action"):
-            sql = f"SELECT DISTINCT {column} FROM {{source}} WHERE {column} IS NOT NULL ORDER BY 1 LIMIT 5000"
-            found[column] = [row[0] for row in self._run(sql, []).fetchall()]
+            cursor = self._select(f"DISTINCT {column}", f"{column} IS NOT NULL", [],
+                                  "ORDER BY 1 LIMIT 5000")  # fmt: skip
+            found[column] = [row[0] for row in cursor.fetchall()]
         return found
 
     def export(self, filters: Filters, batch: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """Every matching entry, oldest first, in batches of rows (FIELDS order)."""
         where, params = filters.where()
-        cursor = self._run(f"SELECT {COLUMNS} FROM {{source}} WHERE {where} ORDER BY seq", params)
+        cursor = self._select(COLUMNS, where, params, "ORDER BY seq")
         while rows := cursor.fetchmany(batch):
             yield rows
 

@@ -35,8 +35,8 @@ ROUTES: list[tuple[set[str], re.Pattern[str], str]] = [
         ("POST", rf"api/users/{USER}", "user.create"),
         ("PATCH", rf"api/users/{USER}", "user.modify"),
         ("DELETE", rf"api/users/{USER}", "user.delete"),
-        ("POST", rf"api/users/{USER}/server", "server.start"),
-        ("DELETE", rf"api/users/{USER}/server", "server.stop"),
+        ("POST", rf"api/users/{USER}/server(?P<server>)", "server.start"),
+        ("DELETE", rf"api/users/{USER}/server(?P<server>)", "server.stop"),
         ("POST", rf"api/users/{USER}/servers/{SERVER}", "server.start"),
         ("DELETE", rf"api/users/{USER}/servers/{SERVER}", "server.stop"),
         ("POST", rf"api/users/{USER}/tokens", "token.create"),
@@ -108,7 +108,9 @@ def describe(request: Request) -> dict[str, Any] | None:
 
 
 def _changed(request: Request, action: str, names: dict[str, str | None]) -> dict[str, Any]:
-    user, server, group = (unquote(names[k]) if names.get(k) is not None else None for k in ("user", "server", "group"))
+    user, server, group = (
+        unquote(names[k]) if names.get(k) is not None else None for k in ("user", "server", "group")
+    )
     details = _body(request.body)
     if names.get("token"):
         details["token_id"] = unquote(names["token"])
@@ -117,10 +119,17 @@ def _changed(request: Request, action: str, names: dict[str, str | None]) -> dic
     if group is not None:
         return _event(request, action, target=group, project=group, details=details)
     if server is not None:
-        return _event(request, action, target=f"{user}/{server}", project=server or None, details=details)
+        return _event(
+            request, action, target=f"{user}/{server}", project=server or None, details=details
+        )
     target = user
     if target is None and isinstance(details.get("body"), dict):
-        target = ",".join(map(str, details["body"].get("usernames") or details["body"].get("groups") or [])) or None
+        target = (
+            ",".join(
+                map(str, details["body"].get("usernames") or details["body"].get("groups") or [])
+            )
+            or None
+        )
     return _event(request, action, target=target, details=details)
 
 
@@ -223,7 +232,9 @@ def audit_request_log(handler) -> None:
     try:
         event = describe(from_handler(handler))
     except Exception:
-        log.exception("audit: could not describe %s %s", handler.request.method, handler.request.path)
+        log.exception(
+            "audit: could not describe %s %s", handler.request.method, handler.request.path
+        )
         return
     if event is not None:
         from .hub import HubAudit

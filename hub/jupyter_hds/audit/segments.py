@@ -1,9 +1,9 @@
 """Where the record lives on disk: numbered segments, JSON lines while open, Parquet once sealed.
 
-    <directory>/segments/000000000001.parquet   sealed: entries 1..N, never written again
-    <directory>/segments/000000100001.jsonl     open: the writer appends one line per entry
-    <directory>/inbox/                          events waiting to be chained (see inbox.py)
-    <directory>/writer.lock                     held by the one process that writes the record
+<directory>/segments/000000000001.parquet   sealed: entries 1..N, never written again
+<directory>/segments/000000100001.jsonl     open: the writer appends one line per entry
+<directory>/inbox/                          events waiting to be chained (see inbox.py)
+<directory>/writer.lock                     held by the one process that writes the record
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import signal
 import sys
 import time
-import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -91,7 +91,10 @@ class AuditService(Application):
         report = await loop.run_in_executor(self._threads, self._verify_retrying)
         if self.status["report"] is None or self.status["report"].intact != report.intact:
             self.log.log(20 if report.intact else 40, "audit: %s", " / ".join(report.lines(3)))
-        self.status = {"report": report, "checked_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        self.status = {
+            "report": report,
+            "checked_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        }
 
     def _verify_retrying(self) -> Report:
         for _ in range(3):

@@ -15,6 +15,20 @@ from .entry import FIELDS, GENESIS, entry_hash, sql_message
 from .segments import PARQUET_SCHEMA, Segment, complete_lines, list_segments, torn_tail
 
 MAX_BREAKS = 100
+# Rows of a sealed segment whose hash or link is wrong, in file order.
+CHECK_PARQUET = f"""
+WITH r AS (
+    SELECT file_row_number AS row, seq, prev, hash, sha256({sql_message()}) AS computed,
+           lag(seq) OVER (ORDER BY file_row_number) AS before_seq,
+           lag(hash) OVER (ORDER BY file_row_number) AS before_hash
+    FROM read_parquet(?, file_row_number = true)
+)
+SELECT row, seq, prev, hash, computed, before_seq, before_hash FROM r
+WHERE computed IS DISTINCT FROM hash
+   OR (before_seq IS NOT NULL
+       AND (seq IS DISTINCT FROM before_seq + 1 OR prev IS DISTINCT FROM before_hash))
+ORDER BY row LIMIT {MAX_BREAKS}
+"""  # noqa: S608 (fixed text: sql_message() builds no value in)
 
 
 @dataclass(frozen=True)
@@ -64,7 +78,9 @@ class Report:
         out = [
             f"audit record: {self.directory}",
             f"entries: {self.entries} in {self.segments} segment(s)",
-            f"head: seq {self.head_seq} hash {self.head_hash}" if self.head_seq else "head: (empty)",
+            f"head: seq {self.head_seq} hash {self.head_hash}"
+            if self.head_seq
+            else "head: (empty)",
         ]
         if self.intact:
             out.append("chain: intact")
@@ -82,7 +98,9 @@ class Report:
         return data
 
 
-def link_problem(seq: Any, prev: Any, before_seq: int | None, before_hash: str | None) -> str | None:
+def link_problem(
+    seq: Any, prev: Any, before_seq: int | None, before_hash: str | None
+) -> str | None:
     """What is wrong with the link from the entry before (seq, hash) to this one, if anything."""
     if not isinstance(seq, int) or isinstance(seq, bool):
         return f"seq {seq!r} is not a number (entry altered)"
@@ -125,7 +143,9 @@ def verify_jsonl(segment: Segment) -> SegmentSummary:
             _add(summary, Break(where, None, "unreadable line (not a JSON entry)"))
             continue
         seq = entry.get("seq")
-        problem = hash_problem(entry) or link_problem(seq, entry.get("prev"), before_seq, before_hash)
+        problem = hash_problem(entry) or link_problem(
+            seq, entry.get("prev"), before_seq, before_hash
+        )
         if problem:
             _add(summary, Break(where, seq if isinstance(seq, int) else None, problem))
         _count(summary, entry)
@@ -148,30 +168,15 @@ def verify_parquet(segment: Segment) -> SegmentSummary:
         _add(summary, Break(segment.name, None, "segment columns altered"))
         return summary
     con = duckdb.connect()
-    source = "read_parquet(?, file_row_number = true)"
     count, first_seq, first_prev, last_seq, last_hash = con.execute(
-        f"SELECT count(*), arg_min(seq, file_row_number), arg_min(prev, file_row_number), "
-        f"arg_max(seq, file_row_number), arg_max(hash, file_row_number) FROM {source}",
+        "SELECT count(*), arg_min(seq, file_row_number), arg_min(prev, file_row_number), "
+        "arg_max(seq, file_row_number), arg_max(hash, file_row_number) "
+        "FROM read_parquet(?, file_row_number = true)",
         [str(segment.path)],
     ).fetchone()
     summary.count, summary.first_seq, summary.first_prev = count, first_seq, first_prev
     summary.last_seq, summary.last_hash = last_seq, last_hash
-    rows = con.execute(
-        f"""
-        WITH r AS (
-            SELECT file_row_number AS row, seq, prev, hash, sha256({sql_message()}) AS computed,
-                   lag(seq) OVER (ORDER BY file_row_number) AS before_seq,
-                   lag(hash) OVER (ORDER BY file_row_number) AS before_hash
-            FROM {source}
-        )
-        SELECT row, seq, prev, hash, computed, before_seq, before_hash FROM r
-        WHERE computed IS DISTINCT FROM hash
-           OR (before_seq IS NOT NULL
-               AND (seq IS DISTINCT FROM before_seq + 1 OR prev IS DISTINCT FROM before_hash))
-        ORDER BY row LIMIT {MAX_BREAKS}
-        """,
-        [str(segment.path)],
-    ).fetchall()
+    rows = con.execute(CHECK_PARQUET, [str(segment.path)]).fetchall()
     for row, seq, prev, hash_, computed, before_seq, before_hash in rows:
         where = f"{segment.name} row {row + 1}"
         if computed != hash_:
@@ -240,7 +245,9 @@ class Verifier:
                         f"seq {segment.first_seq} (file renamed, or entries moved)"
                     )
                     report.breaks.append(Break(summary.name, summary.first_seq, problem))
-                problem = link_problem(summary.first_seq, summary.first_prev, before_seq, before_hash)
+                problem = link_problem(
+                    summary.first_seq, summary.first_prev, before_seq, before_hash
+                )
                 if problem:
                     report.breaks.append(Break(f"{summary.name} start", summary.first_seq, problem))
                 before_seq, before_hash = summary.last_seq, summary.last_hash

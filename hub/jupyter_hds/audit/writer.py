@@ -1,4 +1,4 @@
-"""The one writer of the record: numbers, chains and appends entries; seals full segments to Parquet."""
+"""The record's one writer: numbers, chains and appends entries; seals full segments to Parquet."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from .segments import (
     Segment,
     complete_lines,
     fsync_dir,
-    list_segments,
     last_entry,
+    list_segments,
     segment_path,
     torn_tail,
     write_parquet,
@@ -150,7 +150,9 @@ class ChainWriter:
             import pyarrow.parquet as pq
 
             table = pq.read_table(segment.path, columns=["reported_by", "id"])
-            return list(zip(*(table.column(n).to_pylist() for n in table.column_names), strict=True))
+            return list(
+                zip(*(table.column(n).to_pylist() for n in table.column_names), strict=True)
+            )
         keys = []
         for _, line in complete_lines(segment.path):
             try:
@@ -238,12 +240,11 @@ class ChainWriter:
 
 
 def seal(segment: Segment) -> Segment:
-    """Rewrite a closed JSON-lines segment as Parquet, checked entry for entry, then drop the lines."""
+    """Rewrite a closed JSON-lines segment as Parquet, checked entry by entry; drop the lines."""
     summary = verify_jsonl(segment)
     if summary.breaks or summary.torn_bytes:
-        raise SealRefused(
-            f"not sealing {segment.name}: its chain is broken at {summary.breaks[0] if summary.breaks else 'its end'}"
-        )
+        where = summary.breaks[0] if summary.breaks else "its unfinished last line"
+        raise SealRefused(f"not sealing {segment.name}: its chain is broken at {where}")
     entries = [json.loads(line) for _, line in complete_lines(segment.path)]
     target = segment.path.with_suffix(".parquet")
     write_parquet(target, entries)
