@@ -12,7 +12,7 @@ pytestmark = pytest.mark.hub
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    """The shipped config for real, with an emitting login and a spawn refusal (no Docker needed)."""
+    """The shipped config for real, an emitting login and a spawn refusal (no Docker needed)."""
     hub = RealHub(tmp_path_factory.mktemp("audit-hub"), extra_config=LOGIN_AND_REFUSALS).start()
     yield hub
     hub.stop()
@@ -34,7 +34,11 @@ def test_logins_failed_logins_and_logouts_are_recorded(hub):
     (logout,) = wait_for(hub, action="logout", person="alice")
     assert logout["outcome"] == "succeeded"
     (refused,) = wait_for(hub, action="login.failed")
-    assert (refused["actor"], refused["target"], refused["outcome"]) == ("anonymous", "alice", "refused")
+    assert (refused["actor"], refused["target"], refused["outcome"]) == (
+        "anonymous",
+        "alice",
+        "refused",
+    )
     assert refused["details"] == {"reason": "bad password"}
 
 
@@ -123,7 +127,9 @@ def test_a_refused_server_start_is_recorded_with_its_reason(hub):
 def test_reports_without_a_server_token_are_refused_and_recorded(hub):
     url = f"{hub.url}/hub/api/hds/audit/events"
     body = {"events": []}
-    forged = requests.post(url, json=body, headers={"Authorization": "token " + "f" * 32}, timeout=30)
+    forged = requests.post(
+        url, json=body, headers={"Authorization": "token " + "f" * 32}, timeout=30
+    )
     assert forged.status_code == 401
     missing = requests.post(url, json=body, timeout=30)
     assert missing.status_code == 401

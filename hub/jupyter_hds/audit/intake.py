@@ -50,7 +50,7 @@ def new_event(action: str, actor: str, kind: str, outcome: str, **fields: Any) -
         raise ValueError(f"actor kind {kind!r} is not one of {', '.join(ACTOR_KINDS)}")
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    event = {
+    event: dict[str, Any] = {
         "id": uuid.uuid4().hex,
         "time": fields.pop("time", None) or now(),
         "actor": actor,

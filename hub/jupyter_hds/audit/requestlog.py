@@ -108,14 +108,11 @@ def describe(request: Request) -> dict[str, Any] | None:
 
 
 def _changed(request: Request, action: str, names: dict[str, str | None]) -> dict[str, Any]:
-    user, server, group = (
-        unquote(names[k]) if names.get(k) is not None else None for k in ("user", "server", "group")
-    )
+    user, server, group = (_unquoted(names, key) for key in ("user", "server", "group"))
     details = _body(request.body)
-    if names.get("token"):
-        details["token_id"] = unquote(names["token"])
-    if names.get("member"):
-        details["member"] = unquote(names["member"])
+    for key, field_name in (("token", "token_id"), ("member", "member")):
+        if names.get(key):
+            details[field_name] = _unquoted(names, key)
     if group is not None:
         return _event(request, action, target=group, project=group, details=details)
     if server is not None:
@@ -131,6 +128,11 @@ def _changed(request: Request, action: str, names: dict[str, str | None]) -> dic
             or None
         )
     return _event(request, action, target=target, details=details)
+
+
+def _unquoted(names: dict[str, str | None], key: str) -> str | None:
+    value = names.get(key)
+    return None if value is None else unquote(value)
 
 
 def _spawned(request: Request, match: re.Match[str]) -> dict[str, Any] | None:

@@ -173,7 +173,7 @@ def verify_parquet(segment: Segment) -> SegmentSummary:
         "arg_max(seq, file_row_number), arg_max(hash, file_row_number) "
         "FROM read_parquet(?, file_row_number = true)",
         [str(segment.path)],
-    ).fetchone()
+    ).fetchone() or (0, None, None, None, None)
     summary.count, summary.first_seq, summary.first_prev = count, first_seq, first_prev
     summary.last_seq, summary.last_hash = last_seq, last_hash
     rows = con.execute(CHECK_PARQUET, [str(segment.path)]).fetchall()
@@ -234,17 +234,18 @@ class Verifier:
         return summary
 
     def _link(self, report: Report, segments: list[Segment], summaries: list[SegmentSummary]):
-        before_seq, before_hash = 0, GENESIS
+        before_seq: int | None = 0
+        before_hash: str | None = GENESIS
         for segment, summary in zip(segments, summaries, strict=True):
             report.segments += 1
             report.entries += summary.count
             if summary.count:
                 if summary.first_seq != segment.first_seq:
-                    problem = (
+                    renamed = (
                         f"the segment starts at seq {summary.first_seq} but is named after "
                         f"seq {segment.first_seq} (file renamed, or entries moved)"
                     )
-                    report.breaks.append(Break(summary.name, summary.first_seq, problem))
+                    report.breaks.append(Break(summary.name, summary.first_seq, renamed))
                 problem = link_problem(
                     summary.first_seq, summary.first_prev, before_seq, before_hash
                 )

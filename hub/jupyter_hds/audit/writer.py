@@ -190,6 +190,7 @@ class ChainWriter:
     def _flush(self, lines: list[bytes]) -> None:
         if not lines:
             return
+        assert self._fd is not None, "append opens the segment before writing"
         data = b"".join(lines)
         view = memoryview(data)
         while view:
