@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 export HDS_STATE_DIR ?= $(CURDIR)/var
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +54,7 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 
 bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
+	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache

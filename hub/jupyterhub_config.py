@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jupyter_hds import home
 from jupyter_hds.audit.handlers import AuditEventsHandler
-from jupyter_hds.audit.hub import ServerActions
+from jupyter_hds.audit.hub import HubEvents
 from jupyter_hds.audit.requestlog import audit_request_log
 from jupyter_hds.configdir import load_fragments
 
@@ -58,7 +58,7 @@ c.JupyterHub.template_vars = {"hds_projects": home.project_rows}
 audit_dir = state / "audit"
 c.AuditRecord.directory = str(audit_dir)
 c.JupyterHub.tornado_settings = {"log_function": audit_request_log}
-c.EventLogger.handlers = [ServerActions()]
+c.EventLogger.handlers = [HubEvents()]
 c.JupyterHub.extra_handlers = [(r"/api/hds/audit/events", AuditEventsHandler)]
 c.JupyterHub.custom_scopes = {
     "custom:audit:read": {"description": "Read, filter and export the audit record."},

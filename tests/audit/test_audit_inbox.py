@@ -7,8 +7,10 @@ import threading
 import pytest
 from conftest import events
 from jupyter_hds.audit.drain import Drainer
+from jupyter_hds.audit.hub import HubAudit, HubEvents
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.verify import Verifier
+from jupyter_hds.events import emit
 
 
 def test_put_claim_read_done(tmp_path):
@@ -78,3 +80,32 @@ def test_drain_takes_up_files_a_crashed_drain_left_claimed(record):
     inbox.claim()  # claimed, then the service died
     inbox.put(events(1))
     assert Drainer(inbox, record).drain() == 3
+
+
+def test_the_hub_keeps_events_while_its_disk_refuses_them(tmp_path):
+    blocked = tmp_path / "audit"
+    blocked.write_text("not a folder")  # any write under it fails
+    sink = HubAudit(blocked)
+    first, second = events(1), events(1)
+    sink.record(first)
+    blocked.unlink()
+    sink.record(second)
+    (claimed,) = Inbox(blocked).claim()
+    assert Inbox(blocked).read(claimed).events == first + second
+
+
+def test_hub_events_reach_the_inbox_through_emit(tmp_path, monkeypatch):
+    monkeypatch.setattr(HubAudit, "_instance", HubAudit(tmp_path))
+    hooks = HubEvents()  # what the hub config creates
+    try:
+        event = emit("quota.refused", actor="alice", outcome="refused", project="cohort-a")
+    finally:
+        hooks.close()
+    emit("quota.refused", actor="bob", outcome="refused")  # not subscribed any more
+    (claimed,) = Inbox(tmp_path).claim()
+    (queued,) = Inbox(tmp_path).read(claimed).events
+    assert (queued["id"], queued["action"], queued["reported_by"]) == (
+        event.id,
+        "quota.refused",
+        "hub",
+    )

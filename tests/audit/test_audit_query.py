@@ -114,3 +114,10 @@ def test_filters_round_trip_as_arguments():
     values = {"person": "bob", "since": "2025-03-01"}
     assert filters(**values).as_args() == values
     assert filters(**values).since == date(2025, 3, 1)
+
+
+def test_pages_widen_past_recent_segments_to_find_old_matches(mixed):
+    page = mixed.page(filters(person="alice"), size=20)  # only in the oldest segment
+    assert [r["seq"] for r in page.rows] == list(range(9, 0, -1))
+    newer = mixed.page(filters(person="carol"), after=1, size=3)
+    assert [r["seq"] for r in newer.rows] == [21, 20, 19] and newer.older is None

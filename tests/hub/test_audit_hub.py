@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 import requests
-from support.audit_record import LOGIN_AND_REFUSALS, as_admin_panel, login, verify, wait_for
+from support.audit_record import (
+    LOGIN_AND_REFUSALS,
+    as_admin_panel,
+    entries,
+    login,
+    verify,
+    wait_for,
+)
 from support.hub import RealHub
 
 pytestmark = pytest.mark.hub
@@ -153,3 +160,17 @@ def test_the_record_stays_intact(hub):
     report = verify(hub)
     assert report.intact, report.lines()
     assert report.entries > 20
+    assert entries(hub, action="audit.misconfigured") == []
+
+
+def test_a_fragment_that_unplugs_the_audit_is_on_the_record(tmp_path):
+    unplugged = 'c.JupyterHub.tornado_settings = {"cookie_options": {"samesite": "Lax"}}\n'
+    hub = RealHub(tmp_path, extra_config=LOGIN_AND_REFUSALS + unplugged).start()
+    try:
+        login(hub, "alice")  # an event reaches the hub's audit sink, which checks its hooks
+        (found,) = wait_for(hub, action="audit.misconfigured")
+        assert found["details"]["missing"] == [
+            "c.JupyterHub.tornado_settings['log_function'] (admin changes)"
+        ]
+    finally:
+        hub.stop()

@@ -1,9 +1,9 @@
 """The hub process's side of the audit record: everything it sees goes to the inbox, durably.
 
-The hub config imports this module; importing it subscribes the hub's sink to
-`jupyter_hds.events`, so events emitted anywhere in the hub (logins, refusals, quotas)
-reach the record. JupyterHub's own server start/stop events arrive through
-`ServerActions`, a handler for its event logger (c.EventLogger.handlers).
+The hub config creates `HubEvents` as a handler of JupyterHub's event logger
+(c.EventLogger.handlers): it receives JupyterHub's own server start/stop events, and on
+creation subscribes to `jupyter_hds.events`, so events emitted anywhere in the hub (logins,
+refusals, quotas) reach the record. Nothing is subscribed in a process that did not ask.
 """
 
 from __future__ import annotations
@@ -60,7 +60,26 @@ class HubAudit:
             app = JupyterHub.instance() if JupyterHub.initialized() else None
             settings = AuditRecord(parent=app) if app else AuditRecord()
             cls._instance = cls(settings.directory, _admin_check(app))
+            if app is not None:
+                cls._instance.report_missing_hooks(app)
         return cls._instance
+
+    def report_missing_hooks(self, app) -> None:
+        """Say loudly, in the log and in the record, if a config fragment unplugged the audit."""
+        missing = missing_hooks(app)
+        if missing:
+            log.error("audit: not connected to %s; see docs/audit.md", ", ".join(missing))
+            self.record(
+                [
+                    new_event(
+                        "audit.misconfigured",
+                        "service:jupyterhub",
+                        "service",
+                        "failed",
+                        details={"missing": missing},
+                    )
+                ]
+            )
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         """Hand events to the inbox; on a disk error keep them and retry with the next ones."""
@@ -84,6 +103,23 @@ class HubAudit:
         self.inbox.put(entries)
 
 
+def missing_hooks(app) -> list[str]:
+    """The hub settings the audit needs that a later config fragment replaced."""
+    from .handlers import AuditEventsHandler
+    from .requestlog import audit_request_log
+
+    missing = []
+    if app.tornado_settings.get("log_function") is not audit_request_log:
+        missing.append("c.JupyterHub.tornado_settings['log_function'] (admin changes)")
+    eventlog = getattr(app, "eventlog", None)
+    handlers = eventlog.handlers if eventlog is not None else []
+    if not any(isinstance(h, HubEvents) for h in handlers or []):
+        missing.append("c.EventLogger.handlers (server starts and stops)")
+    if not any(h[1] is AuditEventsHandler for h in app.extra_handlers):
+        missing.append("c.JupyterHub.extra_handlers (reports from users' servers)")
+    return missing
+
+
 def _admin_check(app) -> Callable[[str], bool]:
     if app is None:
         return lambda name: False
@@ -97,18 +133,30 @@ def _admin_check(app) -> Callable[[str], bool]:
     return is_admin
 
 
-def _on_event(event: events.Event) -> None:
-    try:
-        sink = HubAudit.instance()
-        sink.record([from_hub(event, sink.is_admin)])
-    except Exception:
-        log.exception("audit: could not record %s", event.to_dict())
+class HubEvents(logging.Handler):
+    """The hub's events into the record: `jupyter_hds.events`, and JupyterHub's `server-actions`.
 
-
-class ServerActions(logging.Handler):
-    """JupyterHub's `server-actions` events (a server started or stopped) into the record."""
+    JupyterHub calls `emit` with its event logger's records; a server that started or
+    stopped becomes `server.started` / `server.stopped`, by `service:jupyterhub`.
+    """
 
     ACTIONS = {"start": "server.started", "stop": "server.stopped"}
+
+    def __init__(self):
+        super().__init__()
+        events.subscribe(self.on_event)
+
+    def close(self) -> None:
+        events.unsubscribe(self.on_event)
+        super().close()
+
+    @staticmethod
+    def on_event(event: events.Event) -> None:
+        try:
+            sink = HubAudit.instance()
+            sink.record([from_hub(event, sink.is_admin)])
+        except Exception:
+            log.exception("audit: could not record %s", event.to_dict())
 
     def emit(self, record: logging.LogRecord) -> None:
         data = record.msg if isinstance(record.msg, dict) else {}
@@ -125,6 +173,3 @@ class ServerActions(logging.Handler):
             target=f"{user}/{server}",
         )
         HubAudit.instance().record([event])
-
-
-events.subscribe(_on_event)

@@ -40,7 +40,8 @@ class Inbox:
             raise ValueError(f"inbox source {source!r}: use lowercase letters, digits, - and _")
         if not events:
             return
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder.mkdir(exist_ok=True, mode=0o700)
         data = b"".join(
             (json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
             for e in events

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -129,22 +130,47 @@ class AuditQuery:
                     raise
         raise AssertionError("unreachable")
 
+    def _rows(
+        self, where: str, params: list[Any], order: str, limit: int, start: int | None
+    ) -> list[dict[str, Any]]:
+        """Whole entries for the first `limit` matching seqs from `start`, in `order`.
+
+        Looks in the segments nearest `start` first and widens (1, 4, 16, all): a page of
+        recent entries reads a few files, not the year. Within a window it sorts numbers
+        alone, then reads only the rows they name (the seq range lets DuckDB skip the other
+        row groups).
+        """
+        firsts = [segment.first_seq for segment in list_segments(self.directory)]
+        seqs: list[int] = []
+        for span in (1, 4, 16, None):
+            bound = _window(firsts, order, start, span)
+            condition, extra = where, []
+            if bound is not None:
+                condition = f"{where} AND seq {'>=' if order == 'DESC' else '<'} ?"
+                extra = [bound]
+            tail = f"ORDER BY seq {order} LIMIT ?"
+            cursor = self._select("seq", condition, [*params, *extra, limit], tail)
+            seqs = [row[0] for row in cursor.fetchall()]
+            if len(seqs) >= limit or bound is None:
+                break
+        if not seqs:
+            return []
+        chosen = "seq BETWEEN ? AND ? AND list_contains(?::BIGINT[], seq)"
+        rows = self._select("*", chosen, [min(seqs), max(seqs), seqs], f"ORDER BY seq {order}")
+        return self._dicts(rows)
+
     def page(
         self, filters: Filters, before: int | None = None, after: int | None = None, size: int = 50
     ) -> Page:
         """Up to `size` entries, newest first, older than `before` or newer than `after`."""
         where, params = filters.where()
         if after is not None:
-            cursor = self._select("*", f"{where} AND seq > ?", [*params, after, size + 1],
-                                  "ORDER BY seq ASC LIMIT ?")  # fmt: skip
-            rows = self._dicts(cursor)
+            rows = self._rows(f"{where} AND seq > ?", [*params, after], "ASC", size + 1, after)
             more_newer, rows = len(rows) > size, rows[:size][::-1]
             more_older = bool(rows) and self._exists(where, params, "seq < ?", rows[-1]["seq"])
         else:
             condition, extra = (f"{where} AND seq < ?", [before]) if before else (where, [])
-            cursor = self._select("*", condition, [*params, *extra, size + 1],
-                                  "ORDER BY seq DESC LIMIT ?")  # fmt: skip
-            rows = self._dicts(cursor)
+            rows = self._rows(condition, [*params, *extra], "DESC", size + 1, before)
             more_older, rows = len(rows) > size, rows[:size]
             more_newer = bool(rows and before) and self._exists(
                 where, params, "seq > ?", rows[0]["seq"]
@@ -183,6 +209,19 @@ class AuditQuery:
     def _dicts(cursor) -> list[dict[str, Any]]:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _window(firsts: list[int], order: str, start: int | None, span: int | None) -> int | None:
+    """The seq bound of the `span` segments nearest `start`; None when that is all of them.
+
+    `firsts` are the segments' first seqs; `start` is the page's cursor (None: the newest).
+    """
+    if span is None or not firsts:
+        return None
+    here = max(bisect_right(firsts, start) - 1, 0) if start is not None else len(firsts) - 1
+    if order == "DESC":
+        return firsts[here - span + 1] if here - span + 1 > 0 else None
+    return firsts[here + span] if here + span < len(firsts) else None
 
 
 def _list(paths: list[str]) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlparse
 from jupyterhub.log import log_request
 
 from .entry import actor_kind, canonical_details
+from .hub import HubAudit
 from .intake import new_event
 
 log = logging.getLogger("jupyter_hds.audit")
@@ -239,6 +240,4 @@ def audit_request_log(handler) -> None:
         )
         return
     if event is not None:
-        from .hub import HubAudit
-
         HubAudit.instance().record([event])

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
 from traitlets import Bool, Float, Integer, Unicode, default
@@ -70,6 +70,7 @@ class AuditService(Application):
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="audit")
         self._choices: tuple[float, dict[str, list[str]]] = (0.0, {})
         self._sealing: Future | None = None
+        self._verifying = False
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -87,8 +88,14 @@ class AuditService(Application):
     # -- verifying -------------------------------------------------------------------------
 
     async def verify(self) -> None:
-        loop = asyncio.get_running_loop()
-        report = await loop.run_in_executor(self._threads, self._verify_retrying)
+        if self._verifying:
+            return  # the previous verification is still running (a first one on a large record)
+        self._verifying = True
+        try:
+            loop = asyncio.get_running_loop()
+            report = await loop.run_in_executor(self._threads, self._verify_retrying)
+        finally:
+            self._verifying = False
         if self.status["report"] is None or self.status["report"].intact != report.intact:
             self.log.log(20 if report.intact else 40, "audit: %s", " / ".join(report.lines(3)))
         self.status = {
@@ -116,6 +123,8 @@ class AuditService(Application):
 
     def web_app(self) -> web.Application:
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/audit/")
+        # Who may read is asked of the hub again after a minute, so a withdrawn role bites soon.
+        HubOAuth.instance(cache_max_age=60)
         return web.Application(
             [
                 (prefix, AuditPage),

@@ -64,7 +64,8 @@ class ChainWriter:
     # -- opening ---------------------------------------------------------------------------
 
     def open(self) -> ChainWriter:
-        (self.directory / "segments").mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.directory / "segments").mkdir(exist_ok=True, mode=0o700)
         self._take_lock()
         self._drop_sealed_leftovers()
         segments = list_segments(self.directory)
