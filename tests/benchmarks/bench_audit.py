@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -20,10 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
+from jupyter_hds.audit.drain import Drainer
 from jupyter_hds.audit.entry import FIELDS, GENESIS, MESSAGE_VERSION, to_line
 from jupyter_hds.audit.inbox import Inbox
-from jupyter_hds.audit.drain import Drainer
 from jupyter_hds.audit.intake import new_event
 from jupyter_hds.audit.query import AuditQuery, Filters
 from jupyter_hds.audit.segments import segment_path, write_parquet
@@ -43,6 +41,9 @@ ACTIONS = {
     ("group.members.add", "succeeded"): 0.3, ("group.properties", "succeeded"): 0.1,
     ("token.create", "succeeded"): 0.1, ("quota.refused", "refused"): 0.2,
 }  # fmt: skip
+
+
+SERVER_SIDE = ("dataset", "download", "export")
 
 
 def _encode(value) -> str:
@@ -84,7 +85,7 @@ def generate(directory: Path, count: int, seed: int = 2025) -> None:
                 "seq": seq, "id": ids[i].hex(), "time": when, "recorded": when, "actor": who,
                 "actor_kind": "user", "action": action, "project": where,
                 "target": f"{who}/{where}", "outcome": outcome, "source": "10.1.2.3",
-                "reported_by": f"server:{who}/{where}" if action.startswith(("dataset", "download", "export")) else "hub",
+                "reported_by": f"server:{who}/{where}" if action.startswith(SERVER_SIDE) else "hub",
                 "details": '{"route":"/files/"}' if outcome == "refused" else "{}", "prev": prev,
             }  # fmt: skip
             message = MESSAGE_VERSION + "".join("|" + _encode(entry[n]) for n in FIELDS[:-1])
@@ -124,35 +125,42 @@ def filters(**values) -> Filters:
     return Filters.parse(lambda name: values.get(name))
 
 
+MONTH = {"since": "2025-06-01", "until": "2025-06-30"}
+DAY = {"since": "2025-09-15", "until": "2025-09-15"}
+REFUSED = {"outcome": "refused"}
+# (what is measured, filters, page cursor or None for a count)
+QUERIES = [
+    ("newest page, no filter", {}, "page"),
+    ("count, no filter", {}, "count"),
+    ("person: page", {"person": "user0042"}, "page"),
+    ("person: count", {"person": "user0042"}, "count"),
+    ("project + one month: page", {"project": "project-007", **MONTH}, "page"),
+    ("project + one month: count", {"project": "project-007", **MONTH}, "count"),
+    ("action prefix 'download' + refused: count", {"action": "download", **REFUSED}, "count"),
+    ("failed logins, one day: page", {"action": "login.failed", **DAY}, "page"),
+    ("deep page (older than the middle entry)", {}, "middle"),
+]  # fmt: skip
+
+
 def query_figures(query: AuditQuery, total: int) -> list[tuple[str, float, str]]:
-    month = {"since": "2025-06-01", "until": "2025-06-30"}
-    cases = [
-        ("newest page, no filter", lambda: query.page(Filters()), None),
-        ("count, no filter", lambda: query.count(Filters()), None),
-        ("person: page", lambda: query.page(filters(person="user0042")), None),
-        ("person: count", lambda: query.count(filters(person="user0042")), None),
-        ("project + one month: page", lambda: query.page(filters(project="project-007", **month)), None),
-        ("project + one month: count", lambda: query.count(filters(project="project-007", **month)), None),
-        ("action prefix 'download' + refused: count", lambda: query.count(filters(action="download", outcome="refused")), None),
-        ("failed logins, one day: page", lambda: query.page(filters(action="login.failed", since="2025-09-15", until="2025-09-15")), None),
-        ("deep page (older than the middle entry)", lambda: query.page(Filters(), before=total // 2), None),
-        ("filter suggestions (distinct names)", query.choices, None),
-    ]  # fmt: skip
     out = []
-    for name, function, _ in cases:
-        seconds, result = timed(function)
-        shown = f"{result:,} rows" if isinstance(result, int) else (
-            f"{len(result.rows)} rows" if hasattr(result, "rows") else ""
-        )  # fmt: skip
-        out.append((name, seconds, shown))
+    for name, values, kind in QUERIES:
+        chosen = filters(**values)
+        if kind == "count":
+            seconds, found = timed(lambda chosen=chosen: query.count(chosen))
+            out.append((name, seconds, f"{found:,} rows"))
+            continue
+        before = total // 2 if kind == "middle" else None
+        seconds, page = timed(lambda chosen=chosen, before=before: query.page(chosen, before))
+        out.append((name, seconds, f"{len(page.rows)} rows"))
+    seconds, _ = timed(query.choices)
+    out.append(("filter suggestions (distinct names)", seconds, ""))
     return out
 
 
 def export_figure(query: AuditQuery) -> tuple[str, float, str]:
-    def run():
-        return sum(len(b) for b in query.export(filters(project="project-007", since="2025-06-01", until="2025-06-30")))
-
-    seconds, rows = timed(run, repeat=1)
+    chosen = filters(project="project-007", **MONTH)
+    seconds, rows = timed(lambda: sum(len(batch) for batch in query.export(chosen)), repeat=1)
     return ("CSV rows of one project-month (fetch)", seconds, f"{rows:,} rows")
 
 
@@ -163,16 +171,16 @@ def verify_figures(directory: Path) -> list[tuple[str, float, str]]:
     again, _ = timed(verifier.verify, repeat=3)
     rate = report.entries / full
     return [
-        ("verify, full (every hash recomputed)", full, f"{report.entries:,} entries, {rate:,.0f}/s"),
+        ("verify, full (every hash recomputed)", full, f"{report.entries:,} entries, {rate:,.0f}/s"),  # noqa: E501
         ("verify, again (sealed segments unchanged)", again, "open segment re-checked"),
-    ]
+    ]  # fmt: skip
 
 
 def write_figure(events: int = 20_000) -> tuple[str, float, str]:
     """Inbox to chained record: how fast the audit service drains a burst (fsync on)."""
     with tempfile.TemporaryDirectory() as folder:
         inbox, writer = Inbox(folder), ChainWriter(folder, fsync=True).open()
-        batch = [new_event("dataset.read", "alice", "user", "allowed", project="p") for _ in range(events)]
+        batch = [new_event("dataset.read", "alice", "user", "allowed") for _ in range(events)]
         for start in range(0, events, 100):
             inbox.put(batch[start : start + 100])
         began = time.perf_counter()

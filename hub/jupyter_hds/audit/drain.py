@@ -31,19 +31,31 @@ class Drainer:
         self.inbox, self.writer = inbox, writer
 
     def drain(self) -> int:
-        """Chain every claimed inbox file; return how many new entries were written."""
-        written = 0
-        for path in self.inbox.claim():
+        """Chain every claimed inbox file; return how many new entries were written.
+
+        Events claimed together (from the hub, the audit service, ...) are chained in the
+        order they happened; each file is removed only once its events are written.
+        """
+        paths = self.inbox.claim()
+        good: list[dict[str, Any]] = []
+        problems: list[tuple[str, list[str]]] = []
+        for path in paths:
             claimed = self.inbox.read(path)
-            good = [e for e in claimed.events if well_formed(e)]
-            bad = [e for e in claimed.events if not well_formed(e)]
-            problems = claimed.unreadable + [repr(e)[:2000] for e in bad]
-            written += len(self.writer.append(good))
-            if problems:
-                log.error("audit: %d unreadable events in %s", len(problems), path.name)
-                written += len(self.writer.append([self._unreadable(path.name, problems)]))
+            good += [e for e in claimed.events if well_formed(e)]
+            bad = [repr(e)[:2000] for e in claimed.events if not well_formed(e)]
+            if claimed.unreadable or bad:
+                log.error(
+                    "audit: %d unreadable events in %s",
+                    len(bad) + len(claimed.unreadable),
+                    path.name,
+                )
+                problems.append((path.name, claimed.unreadable + bad))
+        good.sort(key=lambda event: event["time"])
+        written = self.writer.append(good)
+        written += self.writer.append([self._unreadable(name, lines) for name, lines in problems])
+        for path in paths:
             self.inbox.done(path)
-        return written
+        return len(written)
 
     @staticmethod
     def _unreadable(name: str, problems: list[str]) -> dict[str, Any]:

@@ -93,7 +93,7 @@ class AuditPage(AuditHandler):
                 page=page,
                 total=total,
                 choices=choices,
-                status=self.service.status,
+                status=await self.service.fresh_status(),
                 inbox_pending=self.service.inbox.pending(),
                 outcomes=("succeeded", "allowed", "refused", "failed"),
             )

@@ -12,12 +12,13 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from jupyterhub.log import log_request
 
-from .entry import actor_kind, canonical_details
+from .entry import actor_kind, canonical_details, format_time
 from .hub import HubAudit
 from .intake import new_event
 
@@ -85,6 +86,7 @@ class Request:
     query: dict[str, str] = field(default_factory=dict)
     location: str = ""
     reason: str = ""
+    started: str | None = None  # when the request came in (the event's time)
 
 
 def outcome(status: int) -> str:
@@ -171,6 +173,7 @@ def _event(request: Request, action: str, **fields: Any) -> dict[str, Any]:
         outcome(request.status),
         source=request.source,
         details=details,
+        time=request.started,
         **fields,
     )
 
@@ -214,6 +217,7 @@ def from_handler(handler) -> Request:
         query={k: v[-1].decode(errors="replace") for k, v in request.query_arguments.items()},
         location=str(handler._headers.get("Location", "")),
         reason=getattr(handler, "_reason", "") or "",
+        started=format_time(datetime.now(UTC) - timedelta(seconds=request.request_time())),
     )
 
 

@@ -66,7 +66,7 @@ class AuditService(Application):
         self.inbox = Inbox(self.directory)
         self.query = AuditQuery(self.directory)
         self.verifier = Verifier(self.directory)
-        self.status: dict[str, Any] = {"report": None, "checked_at": None}
+        self.status: dict[str, Any] = {"report": None, "checked_at": None, "checked": 0.0}
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="audit")
         self._choices: tuple[float, dict[str, list[str]]] = (0.0, {})
         self._sealing: Future | None = None
@@ -75,7 +75,9 @@ class AuditService(Application):
     # -- writing ---------------------------------------------------------------------------
 
     def record(self, event: dict[str, Any]) -> None:
-        self.writer.append([event])
+        """The service's own events go through the inbox too, so all arrive in time order."""
+        self.inbox.put([event], source="audit")
+        self.drain()
 
     def drain(self) -> None:
         try:
@@ -101,7 +103,22 @@ class AuditService(Application):
         self.status = {
             "report": report,
             "checked_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "checked": time.monotonic(),
         }
+
+    async def fresh_status(self, max_age: float = 10.0) -> dict[str, Any]:
+        """The verification status, re-checked first if entries were written since, or if it
+        is older than `max_age` seconds.
+
+        Re-checking is cheap once the first full verification is done: sealed segments are
+        re-read only if their file changed. While the first one runs, the page says so.
+        """
+        report = self.status["report"]
+        old = time.monotonic() - self.status["checked"] > max_age
+        behind = report is not None and (report.head_seq or 0) < self.writer.head_seq
+        if report is not None and not self._verifying and (old or behind):
+            await self.verify()
+        return self.status
 
     def _verify_retrying(self) -> Report:
         for _ in range(3):
