@@ -1,27 +1,12 @@
-"""Helpers for the audit unit tests: a small record written by the real writer."""
+"""The audit unit tests' record: a real writer on an empty folder."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from jupyter_hds.audit.intake import new_event
+
 from jupyter_hds.audit.writer import ChainWriter
-
-
-def events(
-    count: int,
-    action: str = "dataset.read",
-    actor: str = "alice",
-    outcome: str = "allowed",
-    **fields,
-) -> list[dict]:
-    """`count` distinct events (details.n = 0, 1, ...), as the hub would put them in the inbox."""
-    fields = {"project": "cohort-a", "target": "alice/cohort-a", **fields}
-    return [
-        new_event(action, actor, "user", outcome, **fields, details={"n": n}) for n in range(count)
-    ]
 
 
 @pytest.fixture
@@ -30,11 +15,3 @@ def record(tmp_path: Path):
     writer = ChainWriter(tmp_path, segment_entries=10, fsync=False).open()
     yield writer
     writer.close()
-
-
-def read_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def write_lines(path: Path, entries: list[dict]) -> None:
-    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries))

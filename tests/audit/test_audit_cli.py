@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from conftest import events, read_lines, write_lines
 from jupyter_hds.cli import main
+from support.audit_entries import events, read_lines, write_lines
 
 
 def run(capsys, *args):

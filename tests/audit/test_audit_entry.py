@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+
 from jupyter_hds.audit.entry import (
     FIELDS,
     GENESIS,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import events
+
 from jupyter_hds.audit.drain import Drainer
 from jupyter_hds.audit.hub import HubAudit, HubEvents
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.verify import Verifier
 from jupyter_hds.events import emit
+from support.audit_entries import events
 
 
 def test_put_claim_read_done(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+
 from jupyter_hds.audit.intake import EventRefused, from_hub, from_server
 from jupyter_hds.events import Event
 

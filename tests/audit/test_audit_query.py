@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import events
+
 from jupyter_hds.audit.query import AuditQuery, Filters, csv_cell
+from support.audit_entries import events
 
 
 @pytest.fixture

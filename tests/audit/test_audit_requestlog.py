@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from jupyter_hds.audit.requestlog import Request, describe
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import events, read_lines, write_lines
+
 from jupyter_hds.audit.entry import entry_hash
 from jupyter_hds.audit.segments import list_segments
 from jupyter_hds.audit.verify import Verifier, parse_anchor
+from support.audit_entries import events, read_lines, write_lines
 
 
 def open_segment(directory: Path) -> Path:

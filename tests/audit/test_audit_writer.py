@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import events, read_lines
+
 from jupyter_hds.audit.segments import list_segments
 from jupyter_hds.audit.verify import Verifier
 from jupyter_hds.audit.writer import ChainWriter, WriterBusy
+from support.audit_entries import events, read_lines
 
 
 def test_entries_are_numbered_and_chained(record):

@@ -1,4 +1,4 @@
-"""Server starts and stops; data-guard reports sent from inside real containers with own tokens."""
+"""Server starts and stops, and data-guard reports from real containers, through the real hub."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+import requests
+
 from support import docker_engine
-from support.audit_record import LOGIN_AND_REFUSALS, entries, login, verify, wait_for
-from support.hub import RealHub
+from support.audit_record import EMITTING_LOGIN, entries, verify, wait_for
+from support.hub import RealHub, browser_login, make_dataset, make_project
 
 pytestmark = pytest.mark.docker
 
 FRAGMENT = (
-    LOGIN_AND_REFUSALS
+    EMITTING_LOGIN
     + """
 c.JupyterHub.cleanup_servers = False  # servers outlive a hub restart, as in production
 c.JupyterHub.load_roles.append(
@@ -59,9 +61,7 @@ def start(hub, user: str, server: str) -> None:
 
 
 def container(docker_client, user: str, server: str):
-    """The container of `user`'s server `server` (DockerSpawner escapes `-` as `-2d` in names)."""
-    escaped = server.replace("-", "-2d")
-    return docker_client.containers.get(f"{docker_engine.RUN_PREFIX}-{user}--{escaped}")
+    return docker_client.containers.get(f"{docker_engine.RUN_PREFIX}-{user}--{server}")
 
 
 def server_token(docker_client, user: str, server: str) -> str:
@@ -100,8 +100,11 @@ def send(docker_client, user, server, events, token=None) -> dict:
 
 @pytest.fixture(scope="module")
 def servers(hub):
-    start(hub, "alice", "cohort-a")
-    start(hub, "bob", "cohort-b")
+    """Project cohort-a (alice) and cohort-b (bob), each with its dataset; both servers running."""
+    for user, project in [("alice", "cohort-a"), ("bob", "cohort-b")]:
+        make_dataset(hub, project, {"patients.csv": b"pseudo_id,sex\na1b2,F\n"})
+        make_project(hub, project, [user])
+        start(hub, user, project)
     return hub
 
 
@@ -122,11 +125,11 @@ def test_a_server_reports_with_its_own_token(servers, docker_client):
     assert answer == {"status": 200, "body": {"accepted": [e["id"] for e in events]}}
     again = send(docker_client, "alice", "cohort-a", events)  # a replay after a lost answer
     assert again["status"] == 200
-    (blocked,) = wait_for(servers, action="download.blocked", project="cohort-a")
-    (read,) = wait_for(
-        servers, action="dataset.read", project="cohort-a"
-    )  # once, though sent twice
-    assert blocked["id"] == events[0]["id"] and read["id"] == events[1]["id"]
+    ids = {e["id"] for e in events}
+    found = wait_for(servers, count=2, project="cohort-a", where=lambda e: e["id"] in ids)
+    assert len(found) == 2  # once each, though sent twice
+    blocked, read = found
+    assert (blocked["action"], read["action"]) == ("download.blocked", "dataset.read")
     assert blocked["reported_by"] == "server:alice/cohort-a"
     assert (blocked["actor"], blocked["outcome"], blocked["source"]) == (
         "alice",
@@ -171,24 +174,39 @@ def test_a_colleague_the_server_is_shared_with_may_be_the_actor(servers, docker_
 
 
 def test_an_auditor_cannot_open_a_researchers_server(servers):
-    session = login(servers, "dpo")
+    session = browser_login(servers, "dpo")
     response = session.get(f"{servers.url}/user/alice/cohort-a/lab", timeout=60)
     assert response.status_code == 403
     (refused,) = wait_for(servers, action="server.open", person="dpo")
     assert (refused["target"], refused["outcome"]) == ("alice/cohort-a", "refused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refused by the projects work (servers only for a project's members); "
-    "remove this marker once it is merged",
-)
 def test_an_auditor_cannot_start_a_server(servers):
     token = servers.api("POST", "/users/dpo/tokens", json={"note": "t"}).json()["token"]
     response = servers.api("POST", "/users/dpo/servers/cohort-a", token=token)
-    if response.status_code in (201, 202):
-        servers.api("DELETE", "/users/dpo/servers/cohort-a")
-    assert response.status_code >= 400
+    assert response.status_code == 403
+    (refused,) = wait_for(servers, action="server.refused", person="dpo")
+    assert refused["details"]["reason"] == "not-member"
+
+
+def test_the_data_guard_reports_through_the_real_endpoint(servers):
+    """A real download attempt and a real dataset read in alice's server, recorded by the hub."""
+    token = servers.api("POST", "/users/alice/tokens", json={"note": "browser"}).json()["token"]
+    base = f"{servers.url}/user/alice/cohort-a"
+    headers = {"Authorization": f"token {token}"}
+    csv = "dataset/patients.csv"
+    blocked = requests.get(f"{base}/files/{csv}?download=1", headers=headers, timeout=60)
+    assert blocked.status_code == 403
+    read = requests.get(f"{base}/api/contents/{csv}?format=text", headers=headers, timeout=60)
+    assert read.status_code == 200
+    for action, outcome in [("download.blocked", "refused"), ("dataset.read", "allowed")]:
+        (entry,) = wait_for(servers, timeout=60, action=action, where=lambda e: e["target"] == csv)
+        assert (entry["actor"], entry["project"], entry["outcome"]) == (
+            "alice",
+            "cohort-a",
+            outcome,
+        )
+        assert entry["reported_by"] == "server:alice/cohort-a"
 
 
 def test_reports_sent_while_the_hub_restarts_are_accepted_after(servers, docker_client):

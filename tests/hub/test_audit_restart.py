@@ -7,6 +7,7 @@ import signal
 import time
 
 import pytest
+
 from jupyter_hds.audit.inbox import Inbox
 from support.audit_record import audit_dir, entries, pid_alive, verify, wait_for, writer_pid
 from support.hub import RealHub

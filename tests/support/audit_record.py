@@ -9,17 +9,16 @@ from pathlib import Path
 from textwrap import dedent
 
 import requests
+
 from jupyter_hds.audit.entry import FIELDS
 from jupyter_hds.audit.query import AuditQuery, Filters
 from jupyter_hds.audit.verify import Verifier
 
 # A test fragment standing in for the OIDC login: a DummyAuthenticator that emits `login`,
-# `login.failed` and `logout` through jupyter_hds.events the way the real login does, and a
-# spawn hook that refuses servers named `closed-*` the way projects do (`server.refused`).
-LOGIN_AND_REFUSALS = dedent("""
+# `login.failed` and `logout` through jupyter_hds.events the way the real login does.
+EMITTING_LOGIN = dedent("""
     from jupyterhub.auth import DummyAuthenticator
     from jupyterhub.handlers.login import LogoutHandler
-    from jupyterhub.spawner import SpawnException
     from jupyter_hds import events
 
     class EmittingLogout(LogoutHandler):
@@ -42,17 +41,9 @@ LOGIN_AND_REFUSALS = dedent("""
         def get_handlers(self, app):
             return [("/logout", EmittingLogout), *super().get_handlers(app)]
 
-    def refuse_closed(spawner):
-        if spawner.name.startswith("closed-"):
-            target = f"{spawner.user.name}/{spawner.name}"
-            events.emit("server.refused", actor=spawner.user.name, outcome="refused",
-                        project=spawner.name, target=target, details={"reason": "closed"})
-            raise SpawnException("This project is closed.", reason="closed")
-
     c.JupyterHub.authenticator_class = EmittingLogin
-    c.Authenticator.admin_users = {"root"}
-    c.Spawner.pre_spawn_hook = refuse_closed
-    c.JupyterHub.load_groups = {"auditors": {"users": ["dpo"]}}
+    # root is in the hosting team (the hds-admin role), dpo an auditor.
+    c.JupyterHub.load_groups.update({"hds-admins": {"users": ["root"]}, "auditors": {"users": ["dpo"]}})
 """)
 
 
@@ -70,11 +61,11 @@ def entries(hub, **filters) -> list[dict]:
     return rows
 
 
-def wait_for(hub, count: int = 1, timeout: float = 30, **filters) -> list[dict]:
-    """Wait until at least `count` entries match `filters`; return them."""
+def wait_for(hub, count: int = 1, timeout: float = 30, where=None, **filters) -> list[dict]:
+    """Wait until at least `count` entries match `filters` (and `where(entry)`); return them."""
     deadline = time.monotonic() + timeout
     while True:
-        found = entries(hub, **filters)
+        found = [e for e in entries(hub, **filters) if where is None or where(e)]
         if len(found) >= count or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -96,20 +87,6 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def login(hub, name: str, password: str = "any") -> requests.Session:  # noqa: S107
-    """A browser session logged in through the hub's login form (xsrf included)."""
-    session = requests.Session()
-    session.get(f"{hub.url}/hub/login", timeout=30)
-    response = session.post(
-        f"{hub.url}/hub/login",
-        data={"username": name, "password": password, "_xsrf": session.cookies.get("_xsrf")},
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert response.status_code == 302, response.text[:500]
-    return session
 
 
 def as_admin_panel(session: requests.Session, hub, method: str, path: str, **kwargs):

@@ -11,7 +11,7 @@ from jupyterhub.utils import compare_token
 from tornado import web
 
 from .entry import actor_kind
-from .hub import HubAudit
+from .hub import HubAudit, is_admin_user
 from .intake import MAX_EVENTS_PER_REQUEST, EventRefused, from_server, new_event
 
 MAX_BODY = 2 * 1024 * 1024
@@ -111,7 +111,7 @@ class AuditEventsHandler(APIHandler):
     def _token_actor(orm_token: orm.APIToken) -> tuple[str, str]:
         if orm_token.service is not None:
             return f"service:{orm_token.service.name}", "service"
-        return orm_token.user.name, actor_kind(orm_token.user.name, orm_token.user.admin)
+        return orm_token.user.name, actor_kind(orm_token.user.name, is_admin_user(orm_token.user))
 
     def _refuse(
         self,

@@ -120,6 +120,18 @@ def missing_hooks(app) -> list[str]:
     return missing
 
 
+# Holding any of these unfiltered makes an actor an `admin` in the record: JupyterHub's admins
+# and the hosting team's role alike.
+ADMIN_SCOPES = frozenset({"admin-ui", "admin:users", "admin:groups", "admin:servers"})
+
+
+def is_admin_user(orm_user) -> bool:
+    """Whether a hub user administers the hub (admin flag, or an admin scope from a role)."""
+    from jupyterhub import scopes
+
+    return bool(orm_user.admin or ADMIN_SCOPES & scopes.get_scopes_for(orm_user))
+
+
 def _admin_check(app) -> Callable[[str], bool]:
     if app is None:
         return lambda name: False
@@ -128,7 +140,7 @@ def _admin_check(app) -> Callable[[str], bool]:
         from jupyterhub import orm
 
         user = orm.User.find(app.db, name)
-        return bool(user and user.admin)
+        return user is not None and is_admin_user(user)
 
     return is_admin
 
