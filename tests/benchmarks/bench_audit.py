@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
 from jupyter_hds.audit.drain import Drainer
 from jupyter_hds.audit.entry import FIELDS, GENESIS, MESSAGE_VERSION, to_line
 from jupyter_hds.audit.inbox import Inbox
