@@ -78,6 +78,7 @@ def test_the_hub_clock_may_omit_the_offset():
     [
         ("anonymous", False, "anonymous"),
         ("service:culler", False, "service"),
+        ("provider:https://idp.example/realms/hds", False, "service"),
         ("alice", False, "user"),
         ("root", True, "admin"),
     ],  # fmt: skip

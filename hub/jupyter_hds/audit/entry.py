@@ -95,11 +95,15 @@ def normalize_time(value: str, assume_utc: bool = False) -> str:
     return format_time(moment)
 
 
+# Actors that are systems, not people: hub services and identity providers.
+SYSTEM_ACTORS = ("service:", "provider:")
+
+
 def actor_kind(actor: str, is_admin: bool = False) -> str:
-    """`anonymous`, `service` (`service:<name>`), `admin` or `user`."""
+    """`anonymous`, `service` (`service:<name>`, `provider:<issuer>`), `admin` or `user`."""
     if actor == "anonymous":
         return "anonymous"
-    if actor.startswith("service:"):
+    if actor.startswith(SYSTEM_ACTORS):
         return "service"
     return "admin" if is_admin else "user"
 

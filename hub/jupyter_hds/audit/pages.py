@@ -78,6 +78,7 @@ class AuditPage(AuditHandler):
     @web.authenticated
     async def get(self):
         filters = self.filters()
+        self.service.drain()  # what waits in the inbox is shown too
         before, after = self.seq_argument("before"), self.seq_argument("after")
         query = self.service.query
         page = await self.in_thread(query.page, filters, before, after, self.service.page_size)
@@ -106,6 +107,7 @@ class AuditExport(AuditHandler):
     @web.authenticated
     async def get(self):
         filters = self.filters()
+        self.service.drain()  # the export includes what waits in the inbox
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="audit-{stamp}.csv"')
