@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from jupyter_hds import home
+from jupyter_hds.audit.handlers import AuditEventsHandler
+from jupyter_hds.audit.hub import HubEvents
+from jupyter_hds.audit.requestlog import audit_request_log
 from jupyter_hds.configdir import load_fragments
 
 c = get_config()  # noqa: F821 (injected by traitlets)
@@ -50,6 +53,17 @@ c.HDSOIDCAuthenticator.refresh_pre_spawn = True
 c.JupyterHub.template_paths = [home.TEMPLATES]
 c.JupyterHub.template_vars = {"hds_projects": home.project_rows}
 
+# Audit (docs/audit.md): the hub drops every event in the record's inbox; the audit service
+# (below) chains them into the record and serves the read-only audit page to the auditor role.
+audit_dir = state / "audit"
+c.AuditRecord.directory = str(audit_dir)
+c.JupyterHub.tornado_settings = {"log_function": audit_request_log}
+c.EventLogger.handlers = [HubEvents()]
+c.JupyterHub.extra_handlers = [(r"/api/hds/audit/events", AuditEventsHandler)]
+c.JupyterHub.custom_scopes = {
+    "custom:audit:read": {"description": "Read, filter and export the audit record."},
+}
+
 # The hosting team is the group hds-admins: it onboards projects in the admin panel but,
 # unlike JupyterHub's built-in admin role, cannot open researchers' servers (no
 # access:servers, no shares). Keep c.Authenticator.admin_users empty.
@@ -84,11 +98,27 @@ c.JupyterHub.load_roles = [
         ],
         "services": ["project-guard"],
     },  # fmt: skip
+    {
+        "name": "auditor",
+        "description": "Reads and exports the audit record; changes nothing.",
+        "scopes": ["custom:audit:read", "access:services!service=audit"],
+        "groups": ["auditors"],
+    },
 ]
 c.JupyterHub.services = [
     {
         "name": "project-guard",
         "command": [sys.executable, "-m", "jupyter_hds.project_guard", "--interval=5"],
+    },
+    {
+        "name": "audit",
+        "display": True,
+        "url": "http://127.0.0.1:8082",
+        "command": [sys.executable, "-m", "jupyter_hds.audit.service"],
+        "environment": {"HDS_AUDIT_DIR": str(audit_dir)},
+        "oauth_client_allowed_scopes": ["custom:audit:read"],
+        "oauth_no_confirm": True,
+        "info": {"description": "Audit record (auditors only)"},
     },
 ]
 

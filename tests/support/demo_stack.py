@@ -33,6 +33,9 @@ class DemoStack(RealHub):
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
+            for _service in c.JupyterHub.services:  # the audit service: a free port too
+                if _service.get("name") == "audit":
+                    _service["url"] = "http://127.0.0.1:{self.audit_port}"
             """)
         )
 

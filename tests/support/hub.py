@@ -43,6 +43,7 @@ class RealHub:
         self.state_dir = state_dir
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
+        self.audit_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self.extra_config = extra_config
@@ -63,6 +64,9 @@ class RealHub:
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
+            for _service in c.JupyterHub.services:  # the audit service: a free port too
+                if _service.get("name") == "audit":
+                    _service["url"] = "http://127.0.0.1:{self.audit_port}"
             """)
         )
         if self.extra_config:
