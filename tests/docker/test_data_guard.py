@@ -5,24 +5,26 @@ route that hands file bytes to the browser. The project's dataset is mounted rea
 ~/dataset and her own space at ~/work, as for any project. (A hostile ~/.jupyter cannot
 exist in a project server, whose home is read-only; tests/docker/test_image.py mounts one.)
 
-The hub has no audit endpoint yet (the audit issue adds it), so a stand-in registered from
-the test config records what servers POST to /hub/api/hds/audit/events, with the token's
-owner. Replace it with the real endpoint when the audit work lands.
+Events go to the hub's real audit endpoint (/hub/api/hds/audit/events) and are read back
+from the hub's audit record; an outage is a real one (the host firewall rejects the
+container's packets to the hub for a while).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import subprocess
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 import requests
 
-from support import docker_engine
+from jupyter_hds.networks import bridge_of
+from support import audit_record, docker_engine
 from support.hub import RealHub, make_dataset, make_project
 
 pytestmark = pytest.mark.docker
@@ -40,35 +42,6 @@ LOCKED_PLUGINS = [
     "@jupyterlab/extensionmanager-extension:plugin",
 ]
 NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-
-AUDIT_STAND_IN = """
-import json
-from pathlib import Path
-
-from jupyterhub.apihandlers import APIHandler
-from tornado import web
-
-RECORD = Path({record!r})
-DOWN = Path({down!r})
-
-
-class AuditEventsStandIn(APIHandler):
-    # Test stand-in for the audit issue's endpoint: records what user servers send.
-
-    async def post(self):
-        if DOWN.exists():
-            raise web.HTTPError(503, "audit record unavailable (test)")
-        user = self.current_user
-        if user is None:
-            raise web.HTTPError(401, "no valid token")
-        events = json.loads(self.request.body)["events"]
-        with RECORD.open("a") as f:
-            f.write(json.dumps({{"token_owner": user.name, "events": events}}) + "\\n")
-        self.finish({{"accepted": [e["id"] for e in events]}})
-
-
-c.JupyterHub.extra_handlers = [(r"/api/hds/audit/events", AuditEventsStandIn)]
-"""
 
 DOWNLOAD, EXPORT, RAW = "Downloads are disabled", "Exporting notebooks", "as raw bytes"
 API, PARQUET, CSV = "/api/contents", "dataset/patients.parquet", "dataset/patients.csv"
@@ -141,9 +114,8 @@ def wait_until(check, timeout: float = 30):
 class Server:
     """The researcher's server: requests as her, and what the guard recorded."""
 
-    def __init__(self, hub: RealHub, token: str, container, record: Path, down: Path):
+    def __init__(self, hub: RealHub, token: str, container):
         self.hub, self.token, self.container = hub, token, container
-        self.record, self.down = record, down
         self.prefix = f"{hub.url}/user/{USER}/{PROJECT}/"
 
     def request(self, method, path, query=None, body=None, **kwargs) -> requests.Response:
@@ -160,14 +132,30 @@ class Server:
         return [json.loads(line) for line in lines if line.startswith('{"action": ')]
 
     def hub_events(self) -> list[tuple[str, dict]]:
-        if not self.record.exists():
-            return []
-        batches = [json.loads(line) for line in self.record.read_text().splitlines()]
-        return [(b["token_owner"], e) for b in batches for e in b["events"]]
+        """(server owner, event) for what the hub's audit record holds from this server."""
+        recorded = audit_record.entries(self.hub, project=PROJECT)
+        return [
+            (entry["reported_by"].split(":", 1)[1].split("/")[0], entry)
+            for entry in recorded
+            if entry["reported_by"].startswith("server:")
+        ]
 
     def delivered(self, event_id: str) -> list[str]:
-        """Owners of the tokens the event with `event_id` reached the hub with."""
+        """Owners of the servers whose token the event with `event_id` reached the hub with."""
         return [owner for owner, e in self.hub_events() if e["id"] == event_id]
+
+    @contextlib.contextmanager
+    def hub_unreachable(self):
+        """A real outage: the host firewall rejects this container's packets to the hub."""
+        network = self.container.attrs["HostConfig"]["NetworkMode"]
+        bridge = bridge_of(self.container.client.api.inspect_network(network))
+        rule = ["-i", bridge, "-p", "tcp", "--dport", str(self.hub.hub_port), "-j", "REJECT",
+                "--reject-with", "tcp-reset"]  # fmt: skip
+        subprocess.run(["iptables", "-w", "-I", "HDS-INPUT", "1", *rule], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["iptables", "-w", "-D", "HDS-INPUT", *rule], check=True)
 
     def exec(self, script: str) -> tuple[int, str]:
         code, output = self.container.exec_run(["python", "-c", script], user="1000:1000")
@@ -177,9 +165,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, docker_client, request):
     root = tmp_path_factory.mktemp("data-guard")
-    record, down = root / "hub-audit-record.jsonl", root / "hub-audit-down"
-    config = AUDIT_STAND_IN.format(record=str(record), down=str(down))
-    hub = RealHub(root / "hub", extra_config=config)
+    hub = RealHub(root / "hub")
     (root / "hub").mkdir()
     hub.start()
     try:
@@ -192,7 +178,7 @@ def server(tmp_path_factory, docker_client, request):
         hub.wait_for_server(USER, PROJECT)
         prefix = f"{docker_engine.RUN_PREFIX}-{USER}--{PROJECT}"
         [container] = docker_client.containers.list(filters={"name": prefix})
-        yield Server(hub, token.json()["token"], container, record, down)
+        yield Server(hub, token.json()["token"], container)
     finally:
         if MEASURED:
             capture = request.config.pluginmanager.get_plugin("capturemanager")
@@ -234,7 +220,9 @@ def test_route_through_the_proxy(case_id, request_, expected, server):
     assert sent["source"] == "127.0.0.1", "the browser's address, from the proxy's X-Forwarded-For"
     owners = wait_until(lambda: server.delivered(sent["id"]))
     assert owners == [USER], "the event reached the hub, sent with the server's own token"
-    assert [e for _, e in server.hub_events() if e["id"] == sent["id"]] == [sent]
+    [recorded] = [e for _, e in server.hub_events() if e["id"] == sent["id"]]
+    for field in ("action", "actor", "project", "target", "outcome", "source", "details"):
+        assert recorded[field] == sent[field], field
 
 
 def test_reading_the_dataset_in_code_is_allowed(server):
@@ -342,14 +330,11 @@ print(json.dumps({'environ': environ}))
 
 
 def test_events_wait_in_the_spool_while_the_hub_is_unavailable_then_replay_in_order(server):
-    server.down.touch()
-    try:
+    with server.hub_unreachable():
         for name in ("first.csv", "second.csv", "third.csv"):
             assert server.request("GET", f"files/work/{name}").status_code == 403
         spooled = wait_until(lambda: len(spool_targets(server)) >= 3 and spool_targets(server))
         assert spooled == ["work/first.csv", "work/second.csv", "work/third.csv"]
-    finally:
-        server.down.unlink()
     # The server retries with growing pauses (at most a minute); the first pauses are short.
     expected = ["work/first.csv", "work/second.csv", "work/third.csv"]
     wait_until(lambda: [e["target"] for _, e in server.hub_events()][-3:] == expected, 90)
