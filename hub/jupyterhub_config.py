@@ -85,7 +85,7 @@ c.JupyterHub.load_roles = [
             "read:metrics",
         ],
         "groups": ["hds-admins"],
-    },  # fmt: skip
+    },
     {
         "name": "project-guard",
         "scopes": [
@@ -97,7 +97,7 @@ c.JupyterHub.load_roles = [
             "read:groups",
         ],
         "services": ["project-guard"],
-    },  # fmt: skip
+    },
     {
         "name": "auditor",
         "description": "Reads and exports the audit record; changes nothing.",
