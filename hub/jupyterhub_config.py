@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import hds_quota
 from jupyter_hds import home
 from jupyter_hds.configdir import load_fragments
 
@@ -89,5 +90,57 @@ c.JupyterHub.services = [
         "command": [sys.executable, "-m", "jupyter_hds.project_guard", "--interval=5"],
     },
 ]
+
+# --- Plans and quotas (docs/quotas.md) ---------------------------------------------------
+# Each project's storage is an ext4 image loop-mounted at <storage_root>/<project>; every
+# server's start and stop goes to the usage ledger; idle servers are culled after their
+# plan's idle_timeout; the usage service serves the monthly summary to the hosting team.
+c.Quotas.volumes_root = str(state / "project-volumes")
+c.Quotas.usage_dir = str(state / "usage")
+quota_env = {"HDS_STATE_DIR": str(state), "HDS_CONFIG_DIR": os.environ.get("HDS_CONFIG_DIR", "")}
+c.JupyterHub.custom_scopes.update(
+    {"custom:usage:read": {"description": "Read the usage ledger's monthly summaries."}}
+)
+c.JupyterHub.load_roles += [
+    {
+        "name": "usage-reader",
+        "description": "Read usage and invoices (the hosting team)",
+        "scopes": ["custom:usage:read", "access:services!service=usage"],
+        "groups": ["hds-admins"],
+    },
+    {
+        "name": "idle-culler",
+        "scopes": [
+            "list:users", "read:users:activity", "read:servers", "delete:servers",
+            "list:groups", "read:groups",
+        ],
+        "services": ["idle-culler"],
+    },
+    {
+        "name": "usage-service",
+        "scopes": ["list:users", "read:users:name", "read:servers", "list:groups", "read:groups"],
+        "services": ["usage"],
+    },
+]  # fmt: skip
+c.JupyterHub.services += [
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler", "--cull-every=60",
+            f"--config={Path(hds_quota.__file__).parent / 'idle_culler_config.py'}",
+        ],
+        "environment": quota_env,
+    },
+    {
+        "name": "usage",
+        "display": True,
+        "url": "http://127.0.0.1:8083",
+        "command": [sys.executable, "-m", "hds_quota.service"],
+        "environment": quota_env,
+        "oauth_client_allowed_scopes": ["custom:usage:read"],
+        "oauth_no_confirm": True,
+        "info": {"description": "Usage and invoices per project and month (hosting team)"},
+    },
+]  # fmt: skip
 
 load_fragments(c)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from hds_quota.commands import add_commands as add_usage_commands
+
 from . import demo_dataset
 from .hub_api import HubAPIError
 from .project_admin import ProjectAdmin
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("name")
     change.add_argument("assignments", nargs="+")
     change.set_defaults(func=cmd_project_set)
+    add_usage_commands(commands)
     return parser
 
 
