@@ -40,8 +40,10 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _hours(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+def hours(value: float) -> str:
+    """CPU-hours for people: `200`, `250.5`, `0.0012`."""
+    text = f"{value:.2f}" if value >= 1 or value == 0 else f"{value:.2g}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def check(project: str, plan: Plan, now: Occupancy) -> None:
@@ -67,8 +69,8 @@ def check(project: str, plan: Plan, now: Occupancy) -> None:
     if now.cpu_hours_used >= plan.cpu_hours_month:
         raise QuotaRefused(
             project, "quota-compute",
-            f"its plan ({plan.name}) includes {_hours(plan.cpu_hours_month)} CPU-hours a month "
-            f"and {_hours(now.cpu_hours_used)} were used in {now.month}",
+            f"its plan ({plan.name}) includes {hours(plan.cpu_hours_month)} CPU-hours a month "
+            f"and {hours(now.cpu_hours_used)} were used in {now.month}",
             f"Compute renews on {now.month.following.start.date()}, {larger}",
         )  # fmt: skip
     if now.storage_used is not None and now.storage_used > plan.storage:

@@ -17,7 +17,7 @@ from tornado.ioloop import PeriodicCallback
 
 from jupyter_hds import events
 
-from .admission import Occupancy, QuotaRefused, check
+from .admission import Occupancy, QuotaRefused, check, hours
 from .ledger import Ledger, project_seen, server_started, server_stopped, utcnow
 from .plans import Plan
 from .usage import Month, Usage, gib
@@ -82,10 +82,10 @@ class ServerQuota:
             raise
         self.recorded = True
         self.notice = (
-            f"Project {name}: {used:.1f} of {plan.cpu_hours_month:g} CPU-hours used in {month} "
-            f"({plan.name} plan); this server counts {plan.cpu:g} CPU-hours per hour and stops "
-            f"when the project's compute runs out. Storage: {gib(volume.used)} of "
-            f"{gib(plan.storage)}."
+            f"Project {name}: {hours(used)} of {hours(plan.cpu_hours_month)} CPU-hours used "
+            f"in {month} ({plan.name} plan); this server counts {plan.cpu:g} CPU-hours per "
+            f"hour and stops when the project's compute runs out. Storage: "
+            f"{gib(volume.used)} of {gib(plan.storage)}."
         )
         return volume
 
@@ -213,8 +213,8 @@ class ServerQuota:
         """Stop the server the way the hub stops one that ended, and say why."""
         spawner, user = self.spawner, self.spawner.user
         spawner.log.warning(
-            "stopping %s: project %s used %.2f of its %g CPU-hours in %s",
-            self.key, project, used, plan.cpu_hours_month, month,
+            "stopping %s: project %s used %s of its %s CPU-hours in %s",
+            self.key, project, hours(used), hours(plan.cpu_hours_month), month,
         )  # fmt: skip
         self.stop_reason = "quota-compute"
         events.emit(

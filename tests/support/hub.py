@@ -42,6 +42,7 @@ class RealHub:
         self.state_dir = state_dir
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
+        self.usage_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self.extra_config = extra_config
@@ -62,6 +63,9 @@ class RealHub:
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
+            for _service in c.JupyterHub.services:  # the usage service: a free port too
+                if _service.get("name") == "usage":
+                    _service["url"] = "http://127.0.0.1:{self.usage_port}"
             """)
         )
         if self.extra_config:
@@ -106,6 +110,15 @@ class RealHub:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        self.unmount_volumes()
+
+    def unmount_volumes(self) -> None:
+        """Unmount project volumes a killed hub left behind (a stopped hub unmounts its own)."""
+        root = f"{self.state_dir}/"
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            mountpoint = line.split()[4]
+            if mountpoint.startswith(root):
+                subprocess.run(["umount", mountpoint], check=False)
 
     def log(self, tail: int = 150) -> str:
         if not self.log_path.exists():

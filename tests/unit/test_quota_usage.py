@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -150,7 +150,7 @@ def test_records_written_by_the_helpers_read_back(tmp_path):
     ledger, plan = Ledger(tmp_path), Plans().get("public")
     t0 = datetime(2026, 5, 31, 23, 0, tzinfo=UTC)
     ledger.append(server_started(plan, "alpha", "ann", 2, 4096, "img"), now=t0)
-    ledger.append(server_stopped("alpha", "ann", "stopped", 8192), now=t0.replace(day=31, hour=23, minute=30))
+    ledger.append(server_stopped("alpha", "ann", "stopped", 8192), now=t0 + timedelta(minutes=30))
     ledger.append(project_seen(plan, "alpha", 2, 8192), now=datetime(2026, 6, 1, tzinfo=UTC))
     assert [p.name for p in ledger.files()] == ["ledger-2026-05.jsonl", "ledger-2026-06.jsonl"]
     assert [p.name for p in ledger.files(until_month="2026-05")] == ["ledger-2026-05.jsonl"]
