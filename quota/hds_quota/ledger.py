@@ -135,11 +135,13 @@ class Ledger:
         finally:
             os.close(fd)
 
-    def files(self, until_month: str | None = None) -> list[Path]:
-        """Month files up to `until_month` (sessions that began earlier may run into it)."""
+    def files(self, until_month: str | None = None, since_month: str = "") -> list[Path]:
+        """Month files from `since_month` up to `until_month` (sessions that began earlier
+        may run into a month: a summary reads every file up to it)."""
         if not self.directory.is_dir():
             return []
         found = sorted(self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}"))
-        if until_month is None:
-            return found
-        return [p for p in found if p.name[len(FILE_PREFIX) : -len(FILE_SUFFIX)] <= until_month]
+        months = [(p.name[len(FILE_PREFIX) : -len(FILE_SUFFIX)], p) for p in found]
+        return [
+            p for m, p in months if since_month <= m and (until_month is None or m <= until_month)
+        ]

@@ -81,7 +81,7 @@ class SummaryPage(UsageHandler):
         self.finish(
             page.render(
                 month=month,
-                previous=_previous(month),
+                previous=month.previous,
                 following=month.following,
                 rows=rows,
                 total=sum(row.amount_due_eur for row in rows),
@@ -114,7 +114,3 @@ class Stylesheet(web.RequestHandler):
         self.set_header("Content-Type", "text/css")
         self.set_header("Cache-Control", "max-age=3600")
         self.finish((Path(__file__).parent / "templates" / "usage.css").read_text())
-
-
-def _previous(month: Month) -> Month:
-    return Month(month.year - (month.month == 1), (month.month - 2) % 12 + 1)

@@ -29,6 +29,36 @@ if TYPE_CHECKING:
 SERVER_ACTION = "https://schema.jupyter.org/jupyterhub/events/server-action"
 
 
+class ComputeMeter:
+    """Compute used this month by every project: one ledger scan for all of a hub's servers,
+    at most once per `max_age` seconds (values lag running servers by as much)."""
+
+    _meters: ClassVar[dict[tuple[str, int], ComputeMeter]] = {}
+
+    def __init__(self, usage: Usage, max_age: float):
+        self.usage, self.max_age = usage, max_age
+        self._values: dict[str, float] = {}
+        self._month: Month | None = None
+        self._at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def shared(cls, usage: Usage, max_age: float) -> ComputeMeter:
+        """The meter of this ledger on the running event loop."""
+        key = (str(usage.ledger.directory), id(asyncio.get_running_loop()))
+        if key not in cls._meters:
+            cls._meters[key] = cls(usage, max_age)
+        return cls._meters[key]
+
+    async def used(self, project: str) -> tuple[float, Month]:
+        month = Month.of(utcnow())
+        async with self._lock:
+            if month != self._month or time.monotonic() - self._at >= self.max_age:
+                self._values = await asyncio.to_thread(self.usage.cpu_hours_by_project, month)
+                self._month, self._at = month, time.monotonic()
+        return self._values.get(project, 0.0), month
+
+
 class ServerQuota:
     """Quotas for one project server (one spawner)."""
 
@@ -54,6 +84,10 @@ class ServerQuota:
         self._watch: PeriodicCallback | None = None
 
     @property
+    def meter(self) -> ComputeMeter:
+        return ComputeMeter.shared(self.usage, self.spawner.compute_check_interval)
+
+    @property
     def key(self) -> str:
         return f"{self.spawner.user.name}/{self.spawner.name}"
 
@@ -62,14 +96,13 @@ class ServerQuota:
     async def admit(self, project: Project) -> VolumeUsage:
         """Check the plan's limits and mount the project's volume; raise QuotaRefused."""
         self.recorded, plan, name = False, project.plan, project.name
-        month = Month.of(utcnow())
         members = self._members(name)
         running = len(self._running_others(name))
-        check(name, plan, Occupancy(running, members, 0.0, None, month))
+        check(name, plan, Occupancy(running, members, 0.0, None, Month.of(utcnow())))
         admitted = self._admitted.setdefault(name, set())
         admitted.add(self.key)  # in the same step as the count above
         try:
-            used = await asyncio.to_thread(self.usage.cpu_hours, name, month)
+            used, month = await self.meter.used(name)
             check(name, plan, Occupancy(running, members, used, None, month))
             volume = await self._mount(name, plan)
             check(name, plan, Occupancy(running, members, used, volume.used, month))
@@ -194,8 +227,8 @@ class ServerQuota:
         except Exception as error:  # the project guard stops servers of invalid projects
             spawner.log.debug("compute check of %s skipped: %s", self.key, error)
             return
-        month, plan = Month.of(utcnow()), project.plan
-        used = await asyncio.to_thread(self.usage.cpu_hours, project.name, month)
+        plan = project.plan
+        used, month = await self.meter.used(project.name)
         await self._sample(project.name, plan)
         if used >= plan.cpu_hours_month:
             await self.stop_for_compute(project.name, plan, used, month)

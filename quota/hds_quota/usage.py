@@ -54,6 +54,10 @@ class Month:
     def following(self) -> Month:
         return Month(self.year + self.month // 12, self.month % 12 + 1)
 
+    @property
+    def previous(self) -> Month:
+        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
@@ -165,6 +169,13 @@ WHERE $project IS NULL OR project = $project ORDER BY started, "user"
 """
 )
 
+CPU_HOURS_BY_PROJECT_SQL = (
+    SESSIONS_SQL
+    + """
+SELECT project, sum(cpu_hours) FROM in_month GROUP BY project
+"""
+)
+
 CPU_HOURS_SQL = (
     SESSIONS_SQL
     + """
@@ -188,9 +199,16 @@ class Usage:
         self.ledger = ledger
 
     def _query(
-        self, sql: str, month: Month, now: datetime | None, bare: bool = False, **params: Any
+        self,
+        sql: str,
+        month: Month,
+        now: datetime | None,
+        bare: bool = False,
+        since: Month | None = None,
+        **params: Any,
     ) -> list[tuple]:
-        files = [str(p) for p in self.ledger.files(until_month=str(month))]
+        since_month = str(since) if since else ""
+        files = [str(p) for p in self.ledger.files(str(month), since_month)]
         if not files:
             return []
         moment = min(now or utcnow(), month.end)
@@ -236,6 +254,18 @@ class Usage:
         )
         rows = self._query(sql, Month.of(utcnow()), None, p=project, u=user, bare=True)
         return bool(rows) and rows[0][0] == "start"
+
+    def cpu_hours_by_project(
+        self, month: Month, now: datetime | None = None, window: int = 2
+    ) -> dict[str, float]:
+        """Compute used in `month` by every project, reading only the last `window` month
+        files: exact unless one server ran without a stop for longer than a whole month
+        before (docs/quotas.md). One scan for all projects: what the hub's watch uses."""
+        since = month
+        for _ in range(window - 1):
+            since = since.previous
+        rows = self._query(CPU_HOURS_BY_PROJECT_SQL, month, now, since=since)
+        return {project: float(used) for project, used in rows}
 
     def cpu_hours(self, project: str, month: Month, now: datetime | None = None) -> float:
         """Compute `project` has used in `month` so far (running servers count until now)."""

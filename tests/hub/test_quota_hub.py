@@ -166,18 +166,20 @@ async def test_a_refused_start_writes_nothing_to_the_ledger(hub):
 
 async def test_a_project_out_of_compute_cannot_start(hub):
     project(hub, "spent", ["gus"], plan="pair")
-    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+    big = Plans(config=hub.config).get("pair")
     ledger(hub).append(
-        server_started(Plans(config=hub.config).get("pair"), "spent", "old", 1, 0, "i"),
-        now=an_hour_ago - timedelta(hours=200),
+        {**server_started(big, "spent", "old", 1, 0, "i"), "cpu": 12000},  # 200 CPU-h a minute
+        now=a_minute_ago - timedelta(minutes=1),
     )
-    ledger(hub).append(server_stopped("spent", "old", "stopped"), now=an_hour_ago)
+    ledger(hub).append(server_stopped("spent", "old", "stopped"), now=a_minute_ago)
     response = await start(hub, "gus", "spent")
     assert response.status_code == 403
     month = Month.of(datetime.now(UTC))
-    assert response.json()["message"].startswith(
+    assert response.json()["message"] == (
         f"Project 'spent' cannot start: its plan (pair) includes 200 CPU-hours a month and "
-        f"200 were used in {month}. Compute renews on {month.following.start.date()}"
+        f"200 were used in {month}. Compute renews on {month.following.start.date()}, or an "
+        "administrator can move the project to a larger plan."
     )
 
 

@@ -114,6 +114,14 @@ def test_compute_used_counts_running_servers_until_now(ledger):
     assert usage.cpu_hours("nobody", Month(2026, 5), now=JUNE_2) == 0.0
 
 
+def test_the_hubs_watch_reads_every_project_in_one_scan_of_recent_months(ledger):
+    usage = Usage(ledger)
+    by_project = usage.cpu_hours_by_project(Month(2026, 5), now=JUNE_2)
+    assert by_project == {"alpha": 13.0, "beta": 5.0, "epsilon": 55.0}
+    # Reading May alone misses ann's session begun in April (2 h on 2 CPUs).
+    assert usage.cpu_hours_by_project(Month(2026, 5), now=JUNE_2, window=1)["alpha"] == 9.0
+
+
 def test_sessions_of_one_project(ledger):
     sessions = Usage(ledger).sessions(Month(2026, 5), "beta", now=JUNE_2)
     assert [(s.user, s.plan, s.cpu, s.hours, s.cpu_hours) for s in sessions] == [
