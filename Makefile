@@ -51,7 +51,7 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 	    --no-header --annotation-style line $$pair.in -o $$pair.txt || exit 1; \
 	done
 
-bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
+bench: venv docker images ## benchmarks that print figures (spawn times; audit and usage queries)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_usage.py
 

@@ -64,7 +64,13 @@ class Month:
 
 @dataclass(frozen=True)
 class ProjectMonth:
-    """One line of the monthly summary: what a project used and owes for one month."""
+    """One line of the monthly summary: what a project used and owes for one month.
+
+    `plan` is the plan billed, the highest-priced one the project was on during the month
+    (`plans_seen` lists them all); `cpu_hours_included` and `storage_bytes` are that plan's.
+    `members` is the most members seen, `active_users` those who ran a server, and
+    `peak_storage_bytes` the most its files took when sampled.
+    """
 
     month: str
     project: str
@@ -108,7 +114,7 @@ edges AS (
     FROM ledger WHERE kind IN ('start', 'stop')
 ),
 sessions AS (
-    SELECT project, "user", plan, price_eur_month, cpu_hours_month, cpu, memory,
+    SELECT project, "user", plan, price_eur_month, cpu_hours_month, cpu, memory, storage,
            time AS started, next_time AS stopped,
            greatest(time, $start) AS counted_from,
            least(coalesce(next_time, $now), $now, $end) AS counted_to
@@ -126,7 +132,7 @@ SUMMARY_SQL = """
     SELECT project, plan, price_eur_month, cpu_hours_month, storage, time FROM ledger
     WHERE time >= $start AND time < $end AND plan IS NOT NULL
     UNION ALL
-    SELECT project, plan, price_eur_month, cpu_hours_month, NULL, started FROM in_month
+    SELECT project, plan, price_eur_month, cpu_hours_month, storage, started FROM in_month
 ),
 billed AS (
     SELECT project,
@@ -134,7 +140,7 @@ billed AS (
            string_agg(DISTINCT plan, ', ' ORDER BY plan) AS plans_seen,
            max(price_eur_month) AS amount_due_eur,
            arg_max(cpu_hours_month, price_eur_month) AS cpu_hours_included,
-           arg_max(storage, time) FILTER (WHERE storage IS NOT NULL) AS storage_bytes
+           arg_max(storage, price_eur_month) AS storage_bytes
     FROM observed GROUP BY project
 ),
 people AS (

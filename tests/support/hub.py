@@ -101,7 +101,9 @@ class RealHub:
             time.sleep(0.3)
         raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
 
-    def stop(self, timeout: float = 60) -> None:
+    def stop(self, timeout: float = 60, unmount: bool = True) -> None:
+        """Stop the hub; `unmount` also unmounts project volumes it left (a hub killed, or
+        run with cleanup_servers = False)."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -110,10 +112,11 @@ class RealHub:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        self.unmount_volumes()
+        if unmount:
+            self.unmount_volumes()
 
     def unmount_volumes(self) -> None:
-        """Unmount project volumes a killed hub left behind (a stopped hub unmounts its own)."""
+        """Unmount project volumes under this hub's state folder."""
         root = f"{self.state_dir}/"
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             mountpoint = line.split()[4]

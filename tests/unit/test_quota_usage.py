@@ -88,7 +88,7 @@ def test_summary_matches_the_ledger_by_hand(ledger):
                               6.5, 13.0, 200.0, 5 * G, 20 * G),
         # 1 h on 4 CPUs + 0.5 h on 2 CPUs; private seen, so billed private.
         "beta": ProjectMonth("2026-05", "beta", "private", "private, public", 300.0, 2, 1, 2,
-                             1.5, 5.0, 1000.0, 30 * G, 20 * G),
+                             1.5, 5.0, 1000.0, 30 * G, 100 * G),
         "gamma": ProjectMonth("2026-05", "gamma", "public", "public", 150.0, 1, 0, 0,
                               0.0, 0.0, 200.0, 0, 20 * G),
         # 24 h (ended by the next start) + 1 h + 2 h + 0.5 h on 2 CPUs.
