@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import hds_quota
+from hds_quota.hub_settings import QuotaSettingsHandler
 from jupyter_hds import home
 from jupyter_hds.configdir import load_fragments
 
@@ -97,7 +98,7 @@ c.JupyterHub.services = [
 # plan's idle_timeout; the usage service serves the monthly summary to the hosting team.
 c.Quotas.volumes_root = str(state / "project-volumes")
 c.Quotas.usage_dir = str(state / "usage")
-quota_env = {"HDS_STATE_DIR": str(state), "HDS_CONFIG_DIR": os.environ.get("HDS_CONFIG_DIR", "")}
+c.JupyterHub.extra_handlers.append((r"/api/hds/quota", QuotaSettingsHandler))
 c.JupyterHub.custom_scopes.update(
     {"custom:usage:read": {"description": "Read the usage ledger's monthly summaries."}}
 )
@@ -112,13 +113,16 @@ c.JupyterHub.load_roles += [
         "name": "idle-culler",
         "scopes": [
             "list:users", "read:users:activity", "read:servers", "delete:servers",
-            "list:groups", "read:groups",
+            "list:groups", "read:groups", "read:hub",
         ],
         "services": ["idle-culler"],
     },
     {
         "name": "usage-service",
-        "scopes": ["list:users", "read:users:name", "read:servers", "list:groups", "read:groups"],
+        "scopes": [
+            "list:users", "read:users:name", "read:servers", "list:groups", "read:groups",
+            "read:hub",
+        ],
         "services": ["usage"],
     },
 ]  # fmt: skip
@@ -129,14 +133,12 @@ c.JupyterHub.services += [
             sys.executable, "-m", "jupyterhub_idle_culler", "--cull-every=60",
             f"--config={Path(hds_quota.__file__).parent / 'idle_culler_config.py'}",
         ],
-        "environment": quota_env,
     },
     {
         "name": "usage",
         "display": True,
         "url": "http://127.0.0.1:8083",
         "command": [sys.executable, "-m", "hds_quota.service"],
-        "environment": quota_env,
         "oauth_client_allowed_scopes": ["custom:usage:read"],
         "oauth_no_confirm": True,
         "info": {"description": "Usage and invoices per project and month (hosting team)"},

@@ -1,8 +1,8 @@
 """The usage service (a hub service): the hourly census, and the usage page with CSV exports.
 
-Run by the hub (c.JupyterHub.services) as `python -m hds_quota.service`. It reads the hub's
-own configuration (shipped file plus $HDS_CONFIG_DIR) for the plans and where the ledger
-and volumes are, and the hub's API (its own token) for the projects and running servers.
+Run by the hub (c.JupyterHub.services) as `python -m hds_quota.service`. It asks the hub's
+API (its own token) for the plans and where the ledger and volumes are, then for the
+projects and running servers at each census.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from traitlets import Float
 from traitlets.config import Application
 
 from jupyter_hds.hub_api import HubAPI, HubAPIError
-from jupyter_hds.project_admin import load_hub_config
-from jupyter_hds.projects import ProjectSettings
 
 from .census import take_census
+from .hub_settings import HubQuotaSettings
 from .ledger import Ledger
 from .pages import SessionsCSV, Stylesheet, SummaryCSV, SummaryPage
-from .plans import Plans
-from .settings import Quotas
 from .usage import Usage
 from .volumes import ProjectVolumes
 
@@ -45,13 +42,11 @@ class UsageService(Application):
 
     def initialize(self, argv=None):
         super().initialize(argv)
-        hub_config = load_hub_config()
-        quotas = Quotas(config=hub_config)
-        self.plans = Plans(config=hub_config)
-        self.ledger = Ledger(quotas.usage_dir)
-        storage_root = ProjectSettings(config=hub_config).storage_root
-        self.volumes = ProjectVolumes(quotas.volumes_root, storage_root)
         self.api = HubAPI()
+        settings = HubQuotaSettings.fetch(self.api)
+        self.plans = settings.plans
+        self.ledger = Ledger(settings.usage_dir)
+        self.volumes = ProjectVolumes(settings.volumes_root, settings.storage_root)
 
     def census(self) -> None:
         try:

@@ -102,3 +102,14 @@ def test_without_a_login_there_is_nothing_to_see(hub):
 def test_a_bad_month_says_how_to_write_one(hub):
     response = page(hub, browser_login(hub, "ops"), "?month=May")
     assert response.status_code == 400 and "write the month as YYYY-MM" in response.text
+
+
+def test_the_quota_services_read_the_hubs_plans_with_read_hub_only(hub):
+    ops = hub.api("POST", "/users/ops/tokens", json={"note": "t"}).json()["token"]
+    res = hub.api("POST", "/users/res/tokens", json={"note": "t"}).json()["token"]
+    settings = hub.api("GET", "/hds/quota", token=ops)
+    assert settings.status_code == 200, settings.text
+    assert settings.json()["plans"]["public"]["cpu_hours_month"] == 200
+    assert settings.json()["usage_dir"] == str(hub.state_dir / "usage")
+    assert hub.api("GET", "/hds/quota", token=res).status_code == 403
+    assert hub.api("GET", "/hds/quota", token="not-a-token").status_code == 403
