@@ -8,6 +8,7 @@ projects and running servers at each census.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
@@ -16,7 +17,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
-from traitlets import Float
+from traitlets import Float, default
 from traitlets.config import Application
 
 from jupyter_hds.hub_api import HubAPI, HubAPIError
@@ -39,6 +40,10 @@ class UsageService(Application):
         3600.0, help="Seconds between two censuses of the projects (plan, members, storage)."
     ).tag(config=True)
     aliases = {"census-interval": "UsageService.census_interval"}
+
+    @default("log_level")
+    def _default_log_level(self):
+        return logging.INFO
 
     def initialize(self, argv=None):
         super().initialize(argv)

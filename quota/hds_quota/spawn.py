@@ -66,7 +66,7 @@ class ServerQuota:
     # count is taken and the server registered without yielding, so two starts cannot both
     # take the last place); one lock per project's volume; last storage sample per project.
     _admitted: ClassVar[dict[str, set[str]]] = {}
-    _locks: ClassVar[dict[str, asyncio.Lock]] = {}
+    _locks: ClassVar[dict[tuple[str, int], asyncio.Lock]] = {}
     _sampled: ClassVar[dict[str, float]] = {}
 
     def __init__(self, spawner: Any):
@@ -144,7 +144,8 @@ class ServerQuota:
         return bool(self._running_others(project)) or any(s.active for s in self._spawners(project))
 
     def _lock(self, project: str) -> asyncio.Lock:
-        return self._locks.setdefault(project, asyncio.Lock())
+        key = (project, id(asyncio.get_running_loop()))
+        return self._locks.setdefault(key, asyncio.Lock())
 
     async def _mount(self, project: str, plan: Plan) -> VolumeUsage:
         async with self._lock(project):

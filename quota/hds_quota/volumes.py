@@ -208,20 +208,43 @@ class ProjectVolumes:
 
     def _create(self, project: str, size: int) -> None:
         image, mountpoint = self.image(project), self.mountpoint(project)
-        if mountpoint.is_dir() and any(mountpoint.iterdir()):
-            raise StorageError(
-                f"{mountpoint} holds files from before storage volumes: move it aside "
-                f"(mv {mountpoint} {mountpoint}.old), start a server of {project} (it creates "
-                f"the volume), then copy the files back into {mountpoint}"
-            )
         partial = image.with_suffix(".partial")
         self._allocate(partial, size, fresh=True)
         _run(
             "mkfs.ext4", "-q", "-F", "-b", str(BLOCK), "-i", "16384", "-m", "0",
             "-E", "lazy_itable_init=1,lazy_journal_init=1,root_owner=0:0", str(partial),
         )  # fmt: skip
+        if mountpoint.is_dir() and any(mountpoint.iterdir()):
+            self._move_in(project, partial, size)
         partial.rename(image)
         log.info("created the %d-byte volume of %s at %s", size, project, image)
+
+    def _move_in(self, project: str, partial: Path, size: int) -> None:
+        """Copy a project folder from before volumes into its new volume; keep the original
+        beside it (`.<project>.before-volume`) until an administrator deletes it."""
+        mountpoint = self.mountpoint(project)
+        kept = self.storage_root / f".{project}.before-volume"
+        if kept.exists():
+            raise StorageError(f"{kept} is in the way of moving {mountpoint} into its volume")
+        staging = self.images_root / f".{project}.staging"
+        staging.mkdir(mode=0o700, exist_ok=True)
+        _run("mount", "-o", MOUNT_OPTIONS, str(partial), str(staging))
+        try:
+            _run("cp", "-a", "--sparse=always", f"{mountpoint}/.", f"{staging}/")
+        except StorageError as error:
+            partial.unlink()
+            if "No space left" in str(error):
+                raise VolumeTooSmall(project, _disk_use(mountpoint), size) from error
+            raise
+        finally:
+            _run("umount", str(staging))
+            staging.rmdir()
+        mountpoint.rename(kept)
+        log.warning(
+            "moved the files of %s into its new volume; the original folder stays at %s "
+            "until you delete it",
+            project, kept,
+        )  # fmt: skip
 
     def _allocate(self, image: Path, size: int, fresh: bool = False) -> None:
         if fresh:
@@ -273,6 +296,15 @@ class ProjectVolumes:
             )
         _run("mount", "-o", MOUNT_OPTIONS, str(self.image(project)), str(mountpoint))
         mountpoint.chmod(0o755)
+
+
+def _disk_use(folder: Path) -> int:
+    """Bytes the files under `folder` take on disk (as `du` counts them)."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            total += os.lstat(os.path.join(parent, name)).st_blocks * 512
+    return total
 
 
 def _fsck(image: str) -> None:

@@ -100,14 +100,29 @@ def test_usage_is_the_same_mounted_or_not(volumes):
     assert volumes.usage("nothing") is None
 
 
-def test_files_from_before_volumes_are_never_hidden(volumes):
+def test_files_from_before_volumes_move_in_and_the_original_stays_aside(volumes):
     old = volumes.mountpoint("alpha") / "shared"
     old.mkdir(parents=True)
     (old / "notes.txt").write_text("keep me")
-    with pytest.raises(StorageError, match="holds files from before storage volumes"):
+    os.chown(old / "notes.txt", 1000, 1000)
+    usage = volumes.ensure("alpha", 64 * M, in_use=False)
+    assert usage.mounted
+    moved = volumes.mountpoint("alpha") / "shared" / "notes.txt"
+    assert moved.read_text() == "keep me" and moved.stat().st_uid == 1000
+    aside = volumes.storage_root / ".alpha.before-volume" / "shared" / "notes.txt"
+    assert aside.read_text() == "keep me"
+
+
+def test_files_from_before_volumes_that_do_not_fit_stay_where_they_are(volumes):
+    old = volumes.mountpoint("alpha") / "shared"
+    old.mkdir(parents=True)
+    kept = fill(old / "big.bin", 70 * M)
+    with pytest.raises(VolumeTooSmall) as small:
         volumes.ensure("alpha", 64 * M, in_use=False)
-    assert (old / "notes.txt").read_text() == "keep me"
-    assert not volumes.image("alpha").exists()
+    assert small.value.used >= 70 * M
+    assert digest(old / "big.bin") == kept
+    assert not volumes.image("alpha").exists() and not volumes.is_mounted("alpha")
+    assert not list(volumes.images_root.glob("*.partial"))
 
 
 def test_something_else_mounted_there_is_refused(volumes, tmp_path):
