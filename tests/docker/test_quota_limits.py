@@ -121,6 +121,17 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
     assert host["Memory"] == 512 * M and host["CpuQuota"] == host["CpuPeriod"]
     stop(hub, "bea", "disk")
 
+    # Back to the small plan: 80 MiB of files do not fit 64 MiB, so no server starts.
+    assert hub.api("PUT", "/groups/disk/properties",
+                   json={"plan": "small", "dataset": "cohort"}).status_code == 200  # fmt: skip
+    refused = start(hub, "cal", "disk")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "Project 'disk' cannot start: its plan (small) allows 64 MiB of storage and the "
+        "project's files take 80 MiB. An administrator must free space in it or move the "
+        "project to a larger plan."
+    )
+
 
 def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_client):
     make_project(hub, "meter", ["dan"], plan="metered", dataset="cohort")

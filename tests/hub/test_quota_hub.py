@@ -31,6 +31,7 @@ PLANS = {
     "pair": {**DEFAULT_PLANS["public"], "running_servers": 2, "members": 3, "storage": "64M",
              "cpu": 1, "memory": "512M"},
     "metered": {**DEFAULT_PLANS["public"], "cpu": 1, "cpu_hours_month": 0.001, "storage": "64M"},
+    "mini": {**DEFAULT_PLANS["public"], "storage": "32M"},
 }  # fmt: skip
 
 
@@ -233,3 +234,46 @@ async def test_the_volume_stays_mounted_while_any_member_runs(hub):
     assert mountpoint in mounts()
     await stop(hub, "lea", "shared")
     assert mountpoint not in mounts()
+
+
+async def test_a_downgrade_below_the_files_refuses_the_start_and_keeps_them(hub, recorded):
+    group = project(hub, "down", ["max"], plan="pair")
+    assert (await start(hub, "max", "down")).status_code in (201, 202)
+    await wait_ready(hub, "max", "down")
+    big = os.path.join(hub.config.ProjectSettings.storage_root, "down", "shared", "big.bin")
+    with open(big, "wb") as out:
+        out.write(os.urandom(40 * 1024**2))
+    await stop(hub, "max", "down")
+    group.properties = {**group.properties, "plan": "mini"}
+    hub.db.commit()
+    response = await start(hub, "max", "down")
+    assert response.status_code == 403
+    assert response.json()["message"].startswith(
+        "Project 'down' cannot start: its plan (mini) allows 32 MiB of storage and the "
+        "project's files take 40 MiB."
+    )
+    assert recorded[-1].details["reason"] == "quota-storage"
+    group.properties = {**group.properties, "plan": "pair"}
+    hub.db.commit()
+    assert (await start(hub, "max", "down")).status_code in (201, 202)
+    await wait_ready(hub, "max", "down")
+    assert os.path.getsize(big) == 40 * 1024**2
+    await stop(hub, "max", "down")
+
+
+async def test_storage_that_cannot_be_mounted_refuses_without_showing_host_paths(hub, recorded):
+    project(hub, "odd", ["ned"], plan="pair")
+    target = os.path.join(hub.config.ProjectSettings.storage_root, "odd")
+    os.makedirs(target)
+    assert os.system(f"mount -t tmpfs -o size=1m tmpfs {target}") == 0  # noqa: S605
+    try:
+        response = await start(hub, "ned", "odd")
+    finally:
+        os.system(f"umount {target}")  # noqa: S605
+    assert response.status_code == 403
+    assert response.json()["message"] == (
+        "Project 'odd' cannot start: its storage could not be made ready. An administrator "
+        "must check the hub's log (storage of project odd)."
+    )
+    assert recorded[-1].details["reason"] == "storage-unavailable"
+    assert hub.config.ProjectSettings.storage_root not in response.text
