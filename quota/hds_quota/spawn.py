@@ -235,7 +235,7 @@ class ServerQuota:
             await self.stop_for_compute(project.name, plan, used, month)
 
     async def _sample(self, project: str, plan: Plan) -> None:
-        last = self._sampled.get(project, 0.0)
+        last = self._sampled.get(project, float("-inf"))
         if time.monotonic() - last < self.spawner.storage_sample_interval:
             return
         self._sampled[project] = time.monotonic()

@@ -76,8 +76,9 @@ class ProjectVolumes:
     def __init__(
         self, images_root: str | Path, storage_root: str | Path, preallocate: bool = False
     ):
-        self.images_root = Path(images_root)
-        self.storage_root = Path(storage_root)
+        # Resolved, as the kernel's mount table and loop devices name them.
+        self.images_root = Path(images_root).resolve()
+        self.storage_root = Path(storage_root).resolve()
         self.preallocate = preallocate
 
     # -- where things are -------------------------------------------------------------------

@@ -153,3 +153,15 @@ def test_an_unmount_blocked_by_an_open_file_keeps_the_volume(volumes):
 def test_names_that_could_escape_are_refused(volumes, name):
     with pytest.raises(StorageError, match="cannot name a project volume"):
         volumes.image(name)
+
+
+def test_a_storage_root_reached_through_a_link_is_recognised_as_mounted(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    volumes = ProjectVolumes(tmp_path / "volumes", tmp_path / "link")
+    try:
+        volumes.ensure("alpha", 64 * M, in_use=False)
+        assert volumes.ensure("alpha", 64 * M, in_use=True).mounted
+        assert str(tmp_path / "real" / "alpha") in mounts()
+    finally:
+        volumes.unmount("alpha")
