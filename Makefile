@@ -54,6 +54,7 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 bench: venv docker images ## benchmarks that print figures (spawn times; audit and usage queries)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_usage.py
+	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache
