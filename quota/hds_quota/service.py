@@ -63,8 +63,10 @@ class UsageService(Application):
                 lambda: set(self.api.active_servers()),
             )
             self.log.info("census: %d ledger records", written)
-        except (HubAPIError, OSError) as error:
+        except HubAPIError as error:
             self.log.error("census failed, next in %s s: %s", self.census_interval, error)
+        except Exception:
+            self.log.exception("census failed, next in %s s", self.census_interval)
 
     async def census_soon(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.census)
