@@ -58,6 +58,8 @@ CASES = [
      ("quota-storage", "Project 'p' cannot start: its plan (private) allows 100 GiB of storage and the project's files take 100.5 GiB. An administrator must free space in it or move the project to a larger plan.")),
     ("no-volume-yet", "public", at(storage=None), ALLOWED),
     ("tiny-alone", "tiny", at(cpu=0.49, storage=10 * 1024**2), ALLOWED),
+    ("tiny-two-members", "tiny", at(members=2),
+     ("quota-members", "Project 'p' cannot start: its plan (tiny) allows 1 member and it has 2. An administrator must remove 1 member or move the project to a larger plan.")),
     ("tiny-second-server", "tiny", at(running=1),
      ("quota-running", "Project 'p' cannot start: its plan (tiny) allows 1 server running at once and 1 is running. Stop one of them, or an administrator can move the project to a larger plan.")),
     ("tiny-compute", "tiny", at(cpu=0.5),
