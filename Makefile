@@ -55,9 +55,11 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
 	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
+bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
+	$(BIN)/python tests/benchmarks/bench_usage.py
+	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache

@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import hds_quota
+from hds_quota.hub_settings import QuotaSettingsHandler
 from jupyter_hds import home
 from jupyter_hds.audit.handlers import AuditEventsHandler
 from jupyter_hds.audit.hub import HubEvents
@@ -121,5 +123,58 @@ c.JupyterHub.services = [
         "info": {"description": "Audit record (auditors only)"},
     },
 ]
+
+# --- Plans and quotas (docs/quotas.md) ---------------------------------------------------
+# Each project's storage is an ext4 image loop-mounted at <storage_root>/<project>; every
+# server's start and stop goes to the usage ledger; idle servers are culled after their
+# plan's idle_timeout; the usage service serves the monthly summary to the hosting team.
+c.Quotas.volumes_root = str(state / "project-volumes")
+c.Quotas.usage_dir = str(state / "usage")
+c.JupyterHub.extra_handlers.append((r"/api/hds/quota", QuotaSettingsHandler))
+c.JupyterHub.custom_scopes.update(
+    {"custom:usage:read": {"description": "Read the usage ledger's monthly summaries."}}
+)
+c.JupyterHub.load_roles += [
+    {
+        "name": "usage-reader",
+        "description": "Read usage and invoices (the hosting team)",
+        "scopes": ["custom:usage:read", "access:services!service=usage"],
+        "groups": ["hds-admins"],
+    },
+    {
+        "name": "idle-culler",
+        "scopes": [
+            "list:users", "read:users:activity", "read:servers", "delete:servers",
+            "list:groups", "read:groups", "read:hub",
+        ],
+        "services": ["idle-culler"],
+    },
+    {
+        "name": "usage-service",
+        "scopes": [
+            "list:users", "read:users:name", "read:servers", "list:groups", "read:groups",
+            "read:hub",
+        ],
+        "services": ["usage"],
+    },
+]  # fmt: skip
+c.JupyterHub.services += [
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable, "-m", "jupyterhub_idle_culler", "--cull-every=60",
+            f"--config={Path(hds_quota.__file__).parent / 'idle_culler_config.py'}",
+        ],
+    },
+    {
+        "name": "usage",
+        "display": True,
+        "url": "http://127.0.0.1:8083",
+        "command": [sys.executable, "-m", "hds_quota.service"],
+        "oauth_client_allowed_scopes": ["custom:usage:read"],
+        "oauth_no_confirm": True,
+        "info": {"description": "Usage and invoices per project and month (hosting team)"},
+    },
+]  # fmt: skip
 
 load_fragments(c)

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from hds_quota.commands import add_commands as add_usage_commands
+
 from . import demo_dataset
 from .audit import cli as audit_cli
 from .hub_api import HubAPIError
@@ -127,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("assignments", nargs="+")
     change.set_defaults(func=cmd_project_set)
     audit_cli.add_commands(commands)
+    add_usage_commands(commands)
     return parser
 
 

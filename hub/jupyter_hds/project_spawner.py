@@ -1,9 +1,9 @@
 """Spawner mixin: a server's image, limits and mounts come from its project, never from the user.
 
 Independent of the spawner class: `HDSDockerSpawner` mixes it into DockerSpawner, and a
-SwarmSpawner variant can do the same. Inheriting `ProjectSettings` and `Plans` makes
-`jupyterhub --help-all` document their settings and lets `c.ProjectSettings.*` and
-`c.Plans.*` configure the spawner.
+SwarmSpawner variant can do the same. Inheriting `ProjectSettings`, `Plans` and `Quotas`
+makes `jupyterhub --help-all` document their settings and lets `c.ProjectSettings.*`,
+`c.Plans.*` and `c.Quotas.*` configure the spawner.
 """
 
 from __future__ import annotations
@@ -13,18 +13,30 @@ from datetime import date
 
 from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
+from jupyterhub.utils import maybe_future
 
+from hds_quota.admission import QuotaRefused
 from hds_quota.plans import Plans
+from hds_quota.settings import Quotas
+from hds_quota.spawn import ServerQuota
 
 from . import events
 from .projects import Project, ProjectRefused, ProjectSettings, project_for_server
 from .storage import ProjectStorage
 
 
-class ProjectSpawnerMixin(ProjectSettings, Plans):
+class ProjectSpawnerMixin(ProjectSettings, Plans, Quotas):
     """Resolve the server's project before anything starts, and refuse clearly when it cannot."""
 
     project: Project | None = None
+    _quota: ServerQuota | None = None
+
+    @property
+    def quota(self) -> ServerQuota:
+        """This server's plan limits, storage volume, usage records and compute watch."""
+        if self._quota is None:
+            self._quota = ServerQuota(self)
+        return self._quota
 
     def resolve_project(self, today: date | None = None) -> Project:
         """This server's project, checked against the owner's membership; or ProjectRefused."""
@@ -46,7 +58,8 @@ class ProjectSpawnerMixin(ProjectSettings, Plans):
             self.user_options = {}
         try:
             self.project = self.resolve_project()
-        except ProjectRefused as refused:
+            await self.quota.admit(self.project)  # plan limits; mounts the project's volume
+        except (ProjectRefused, QuotaRefused) as refused:
             events.emit(
                 "server.refused",
                 actor=self.user.name,
@@ -62,6 +75,25 @@ class ProjectSpawnerMixin(ProjectSettings, Plans):
         await asyncio.to_thread(storage.ensure, self.uid, self.gid)
         self.apply_project(self.project, storage)
         return await super().start()
+
+    async def progress(self):
+        if self.quota.notice:
+            yield {"message": self.quota.notice}
+        async for event in super().progress():
+            yield event
+
+    def start_polling(self):
+        super().start_polling()
+        self.quota.watch()
+
+    def stop_polling(self):
+        self.quota.unwatch()
+        super().stop_polling()
+
+    async def run_post_stop_hook(self):
+        # Runs after every stop, including a failed or refused start and a crash.
+        await self.quota.stopped()
+        return await maybe_future(super().run_post_stop_hook())
 
     def apply_project(self, project: Project, storage: ProjectStorage) -> None:
         """Set the spawner-class-specific settings (image, limits, mounts, network)."""

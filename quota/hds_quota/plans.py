@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from traitlets import Dict, validate
+from traitlets import Dict, Integer, validate
 from traitlets.config import LoggingConfigurable
 
 UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+# A project's storage is a filesystem of that size: smaller than this, ext4 has no room to work.
+MIN_STORAGE = 32 * 1024**2
+# Servers report activity every 300 s and the hub polls the proxy every 300 s: an idle
+# timeout at or below this would stop servers that are in use.
+ACTIVITY_REPORTING = 330
 
 
 def parse_bytes(value: int | str) -> int:
@@ -38,7 +43,9 @@ class Plan:
     idle_timeout: int
 
     @classmethod
-    def from_config(cls, name: str, values: dict[str, Any]) -> Plan:
+    def from_config(
+        cls, name: str, values: dict[str, Any], idle_floor: int = ACTIVITY_REPORTING
+    ) -> Plan:
         known = {f.name for f in fields(cls)} - {"name"}
         unknown = set(values) - known
         missing = known - set(values)
@@ -63,10 +70,27 @@ class Plan:
             cpu_hours_month=float(values["cpu_hours_month"]),
             idle_timeout=int(values["idle_timeout"]),
         )
-        for limit in ("members", "running_servers", "cpu", "memory", "storage", "idle_timeout"):
-            if getattr(plan, limit) <= 0:
-                raise ValueError(f"plan {name!r}: {limit} must be positive")
+        plan.check(idle_floor)
         return plan
+
+    def check(self, idle_floor: int) -> None:
+        """Raise ValueError naming the first limit that cannot work, and what to write."""
+        positive = ("members", "running_servers", "cpu", "memory", "cpu_hours_month")
+        for limit in positive:
+            if getattr(self, limit) <= 0:
+                raise ValueError(f"plan {self.name!r}: {limit} must be positive")
+        if self.price_eur_month < 0:
+            raise ValueError(f"plan {self.name!r}: price_eur_month cannot be negative")
+        if self.storage < MIN_STORAGE:
+            raise ValueError(
+                f"plan {self.name!r}: storage must be at least 32M (a filesystem smaller "
+                "than that has no room for its own bookkeeping)"
+            )
+        if self.idle_timeout <= idle_floor:
+            raise ValueError(
+                f"plan {self.name!r}: idle_timeout must exceed {idle_floor} s, or servers "
+                "in use would be stopped (they report activity every 300 s); write 3600 for 1 h"
+            )
 
 
 DEFAULT_PLANS = {
@@ -106,17 +130,30 @@ class Plans(LoggingConfigurable):
 
         Add a plan or change one without restating the others:
             c.Plans.plans.update({"gold": {...every limit...}})
+
+        A project's plan is read at every server start: changing the `plan` property of a
+        project (admin panel or `hds project set`) applies from its members' next start.
         """,
     ).tag(config=True)
 
-    @validate("plans")
+    idle_timeout_floor = Integer(
+        ACTIVITY_REPORTING,
+        help="""Shortest idle_timeout a plan may set, in seconds. Servers report activity to
+        the hub every 300 s (JUPYTERHUB_ACTIVITY_INTERVAL) and the hub polls the proxy every
+        300 s (c.JupyterHub.last_activity_interval): a shorter timeout would stop servers in
+        use. Lower it only together with both intervals.""",
+    ).tag(config=True)
+
+    @validate("plans", "idle_timeout_floor")
     def _validate_plans(self, proposal):
-        value = proposal.value
-        if not value:
+        # Config is loaded with notifications held, so both traits are set when this runs.
+        plans = proposal.value if proposal.trait.name == "plans" else self.plans
+        floor = proposal.value if proposal.trait.name == "idle_timeout_floor" else None
+        if not plans:
             raise ValueError("c.Plans.plans is empty; define at least one plan")
-        for name, limits in value.items():
-            Plan.from_config(name, limits)
-        return value
+        for name, limits in plans.items():
+            Plan.from_config(name, limits, self.idle_timeout_floor if floor is None else floor)
+        return proposal.value
 
     def get(self, name: str) -> Plan:
         """The plan called `name`, or a ValueError that lists the defined plans."""
@@ -124,4 +161,8 @@ class Plans(LoggingConfigurable):
             raise ValueError(
                 f"plan {name!r} is not defined; defined plans: {', '.join(sorted(self.plans))}"
             )
-        return Plan.from_config(name, self.plans[name])
+        return Plan.from_config(name, self.plans[name], self.idle_timeout_floor)
+
+    def all(self) -> list[Plan]:
+        """Every defined plan, by name."""
+        return [self.get(name) for name in sorted(self.plans)]

@@ -28,6 +28,8 @@ def hub(app, tmp_path):
     (tmp_path / "datasets" / "cohort").mkdir(parents=True)
     app.config.ProjectSettings.datasets_root = str(tmp_path / "datasets")
     app.config.ProjectSettings.storage_root = str(tmp_path / "projects")
+    app.config.Quotas.volumes_root = str(tmp_path / "volumes")
+    app.config.Quotas.usage_dir = str(tmp_path / "usage")
     app.config.ProjectSettings.uid = app.config.ProjectSettings.gid = (
         __import__("os").getuid() or 1000
     )

@@ -43,7 +43,7 @@ class RealHub:
         self.state_dir = state_dir
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
-        self.audit_port = free_port()
+        self.audit_port, self.usage_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self.extra_config = extra_config
@@ -64,9 +64,11 @@ class RealHub:
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
-            for _service in c.JupyterHub.services:  # the audit service: a free port too
+            for _service in c.JupyterHub.services:  # the audit and usage services: free ports too
                 if _service.get("name") == "audit":
                     _service["url"] = "http://127.0.0.1:{self.audit_port}"
+                if _service.get("name") == "usage":
+                    _service["url"] = "http://127.0.0.1:{self.usage_port}"
             """)
         )
         if self.extra_config:
@@ -102,8 +104,12 @@ class RealHub:
             time.sleep(0.3)
         raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
 
-    def stop(self, timeout: float = 60) -> None:
-        """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it."""
+    def stop(self, timeout: float = 60, unmount: bool = True) -> None:
+        """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it.
+
+        `unmount` also unmounts project volumes the hub left (a hub killed, or run with
+        cleanup_servers = False).
+        """
         if self.process is None:
             return
         group = self.process.pid
@@ -115,11 +121,22 @@ class RealHub:
             try:
                 os.killpg(group, 0)
             except ProcessLookupError:
-                return
+                break
             time.sleep(0.2)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
-        self.process.wait()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+            self.process.wait()
+        if unmount:
+            self.unmount_volumes()
+
+    def unmount_volumes(self) -> None:
+        """Unmount project volumes under this hub's state folder."""
+        root = f"{self.state_dir}/"
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            mountpoint = line.split()[4]
+            if mountpoint.startswith(root):
+                subprocess.run(["umount", mountpoint], check=False)
 
     def log(self, tail: int = 150) -> str:
         if not self.log_path.exists():

@@ -1,0 +1,82 @@
+"""Admission at spawn: may one more server of a project start under its plan, and if not, why.
+
+Pure logic over figures gathered by the hub (`spawn.py`), so every plan x limit case is a
+unit test. A refusal names the limit, the plan's figure and the project's, and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .plans import Plan
+from .usage import Month, gib
+
+
+class QuotaRefused(Exception):
+    """The project's plan does not allow this server to start; `str()` is shown to the user."""
+
+    def __init__(self, project: str, reason: str, why: str, fix: str):
+        self.project, self.reason, self.why, self.fix = project, reason, why, fix
+        super().__init__(f"Project '{project}' cannot start: {why}. {fix}.")
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """A project's figures at the moment a server asks to start.
+
+    `running`: its other servers running or admitted (not counting this one);
+    `members`: people in the project's group; `cpu_hours_used`: compute used this month;
+    `storage_used`: bytes its files take (None when it has no volume yet).
+    """
+
+    running: int
+    members: int
+    cpu_hours_used: float
+    storage_used: int | None
+    month: Month
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def hours(value: float) -> str:
+    """CPU-hours for people: `200`, `250.5`, `0.0012`."""
+    text = f"{value:.2f}" if value >= 1 or value == 0 else f"{value:.2g}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def check(project: str, plan: Plan, now: Occupancy) -> None:
+    """Raise QuotaRefused for the first limit reached, in this order: members (an
+    administrator's to fix), running servers, monthly compute, storage."""
+    larger = "or an administrator can move the project to a larger plan"
+    if now.members > plan.members:
+        extra = now.members - plan.members
+        raise QuotaRefused(
+            project, "quota-members",
+            f"its plan ({plan.name}) allows {_count(plan.members, 'member')} and it has "
+            f"{now.members}",
+            f"An administrator must remove {_count(extra, 'member')} or move the project to a "
+            "larger plan",
+        )  # fmt: skip
+    if now.running >= plan.running_servers:
+        raise QuotaRefused(
+            project, "quota-running",
+            f"its plan ({plan.name}) allows {_count(plan.running_servers, 'server')} running "
+            f"at once and {now.running} {'is' if now.running == 1 else 'are'} running",
+            f"Stop one of them, {larger}",
+        )  # fmt: skip
+    if now.cpu_hours_used >= plan.cpu_hours_month:
+        raise QuotaRefused(
+            project, "quota-compute",
+            f"its plan ({plan.name}) includes {hours(plan.cpu_hours_month)} CPU-hours a month "
+            f"and {hours(now.cpu_hours_used)} were used in {now.month}",
+            f"Compute renews on {now.month.following.start.date()}, {larger}",
+        )  # fmt: skip
+    if now.storage_used is not None and now.storage_used > plan.storage:
+        raise QuotaRefused(
+            project, "quota-storage",
+            f"its plan ({plan.name}) allows {gib(plan.storage)} of storage and the project's "
+            f"files take {gib(now.storage_used)}",
+            "An administrator must free space in it or move the project to a larger plan",
+        )  # fmt: skip

@@ -1,0 +1,87 @@
+"""Idle culling per plan: a decision hook for the standard jupyterhub-idle-culler.
+
+The culler (a hub service, `idle_culler_config.py`) asks `PlanIdleTimeouts` about each
+running server: the server's name is its project, the project's `plan` property names its
+plan, and the plan says how long the server may sit idle. Plans and projects are read from
+the hub's API at most once per `refresh` seconds, so a plan change applies at the next round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from .hub_settings import PATH, HubQuotaSettings
+
+log = logging.getLogger("hds_quota.culling")
+
+# Returns (idle timeout by plan name, plan name by project name).
+Source = Callable[[], Awaitable[tuple[dict[str, int], dict[str, str]]]]
+
+
+class PlanIdleTimeouts:
+    """`cull_arbiter_hook` for jupyterhub-idle-culler: cull after the project's plan's timeout."""
+
+    def __init__(self, source: Source, refresh: float = 30.0):
+        self.source = source
+        self.refresh = refresh
+        self.timeouts: dict[str, int] = {}
+        self.plans: dict[str, str] = {}
+        self._fetched = float("-inf")
+
+    def timeout_for(self, project: str) -> int:
+        """The idle timeout of `project`'s plan; the shortest when its plan is unknown."""
+        shortest = min(self.timeouts.values())
+        return self.timeouts.get(self.plans.get(project, ""), shortest)
+
+    async def update(self) -> None:
+        if time.monotonic() - self._fetched > self.refresh:
+            timeouts, plans = await self.source()
+            if not timeouts:
+                raise ValueError("the hub has no plans, so no idle timeouts")
+            self.timeouts, self.plans, self._fetched = timeouts, plans, time.monotonic()
+
+    async def __call__(
+        self, *, inactive: timedelta, inactive_limit: int, server: dict[str, Any], **_: Any
+    ) -> bool:
+        await self.update()
+        limit = self.timeout_for(server.get("name") or "")
+        cull = inactive.total_seconds() >= limit
+        if cull:
+            log.info("server %s idle %s, past its plan's %s s", server.get("name"), inactive, limit)
+        return cull
+
+
+def hub_source(url: str | None = None, token: str | None = None) -> Source:
+    """Read the plans and every project's plan from the hub's API (the culler's own token)."""
+    base = (url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
+    headers = {
+        "Authorization": f"token {token or os.environ['JUPYTERHUB_API_TOKEN']}",
+        "Accept": "application/jupyterhub-pagination+json",
+    }
+
+    async def get(path: str) -> Any:
+        response = await AsyncHTTPClient().fetch(HTTPRequest(f"{base}{path}", headers=headers))
+        return json.loads(response.body)
+
+    async def fetch() -> tuple[dict[str, int], dict[str, str]]:
+        settings = HubQuotaSettings.from_json(await get(PATH))
+        timeouts = {plan.name: plan.idle_timeout for plan in settings.plans.all()}
+        plans, offset = {}, 0
+        while True:
+            page = await get(f"/groups?offset={offset}")
+            for group in page["items"]:
+                plans[group["name"]] = str((group.get("properties") or {}).get("plan", ""))
+            following = page["_pagination"].get("next")
+            if not following:
+                return timeouts, plans
+            offset = following["offset"]
+
+    return fetch

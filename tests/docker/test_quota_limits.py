@@ -1,0 +1,189 @@
+"""Plan limits for real: the shipped hub, real containers, real volumes, the real idle culler."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from support.docker_engine import RUN_PREFIX
+from support.hub import RealHub, make_dataset, make_project
+
+pytestmark = pytest.mark.docker
+
+M = 1024**2
+EXTRA_CONFIG = """
+from hds_quota.plans import DEFAULT_PLANS
+base = {**DEFAULT_PLANS["public"], "storage": "64M", "members": 3}
+c.Plans.idle_timeout_floor = 10
+c.Plans.plans.update({
+    "small": {**base, "memory": "256M", "cpu": 0.5, "running_servers": 1},
+    "roomy": {**base, "memory": "512M", "cpu": 1, "storage": "128M", "running_servers": 2},
+    "metered": {**base, "cpu": 1, "cpu_hours_month": 0.005},  # 18 CPU-seconds
+    "brief": {**base, "idle_timeout": 15},
+})
+c.Quotas.compute_check_interval = 2
+c.JupyterHub.last_activity_interval = 5
+for service in c.JupyterHub.services:
+    if service["name"] == "idle-culler":
+        service["command"] = [
+            "--cull-every=3" if arg.startswith("--cull-every") else arg
+            for arg in service["command"]
+        ]
+"""
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, docker_client):
+    hub = RealHub(tmp_path_factory.mktemp("quota"), extra_config=EXTRA_CONFIG).start()
+    make_dataset(hub, "cohort")
+    yield hub
+    hub.stop()
+
+
+def start(hub, user, project):
+    return hub.api("POST", f"/users/{user}/servers/{project}")
+
+
+def stop(hub, user, project):
+    assert hub.api("DELETE", f"/users/{user}/servers/{project}").status_code in (202, 204)
+    hub.wait_for_server(user, project, ready=False)
+
+
+def running(hub, docker_client, user, project):
+    assert start(hub, user, project).status_code in (201, 202)
+    hub.wait_for_server(user, project)
+    return docker_client.containers.get(f"{RUN_PREFIX}-{user}--{project}")
+
+
+def run_in(box, code: str) -> tuple[int, str]:
+    exit_code, output = box.exec_run(["python3", "-c", code], user="1000:1000")
+    return exit_code, output.decode(errors="replace")
+
+
+def ledger_lines(hub) -> list[dict]:
+    lines = []
+    for path in sorted((hub.state_dir / "usage").glob("ledger-*.jsonl")):
+        lines += [json.loads(line) for line in path.read_text().splitlines() if line]
+    return lines
+
+
+WRITE = """
+import hashlib, os, sys
+data = os.urandom({size})
+try:
+    with open("{path}", "wb") as out:
+        out.write(data); out.flush(); os.fsync(out.fileno())
+except OSError as error:
+    print("ERRNO", error.errno, error.strerror); sys.exit(3)
+print(hashlib.sha256(data).hexdigest())
+"""
+DIGEST = "import hashlib; print(hashlib.sha256(open('{path}', 'rb').read()).hexdigest())"
+FREE = "import os; s = os.statvfs('{path}'); print(s.f_blocks * s.f_frsize)"
+
+
+def test_memory_limit_kills_an_allocation_beyond_it(hub, docker_client):
+    make_project(hub, "mem", ["ann"], plan="small", dataset="cohort")
+    box = running(hub, docker_client, "ann", "mem")
+    assert box.attrs["HostConfig"]["Memory"] == 256 * M
+    assert box.attrs["HostConfig"]["MemorySwap"] == 256 * M
+    small = "b = bytearray(32 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+    assert run_in(box, small) == (0, "ok\n")
+    big = "b = bytearray(400 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096]); print('ok')"
+    code, output = run_in(box, big)
+    assert code in (137, 1) and "ok" not in output, (code, output)  # OOM-killed or MemoryError
+    assert hub.api("GET", "/users/ann").json()["servers"]["mem"]["ready"]
+    stop(hub, "ann", "mem")
+
+
+def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, docker_client):
+    make_project(hub, "disk", ["bea", "cal"], plan="small", dataset="cohort")
+    box = running(hub, docker_client, "bea", "disk")
+    assert int(run_in(box, FREE.format(path="/home/jovyan/work"))[1]) < 64 * M
+    code, kept = run_in(box, WRITE.format(path="/home/jovyan/work/kept.bin", size=40 * M))
+    assert code == 0, kept
+    code, output = run_in(box, WRITE.format(path="/home/jovyan/shared/more.bin", size=40 * M))
+    assert code == 3 and "No space left on device" in output, output
+    assert run_in(box, DIGEST.format(path="/home/jovyan/work/kept.bin"))[1] == kept
+    # The project's volume is one filesystem: another member's space shares the limit.
+    stop(hub, "bea", "disk")
+
+    assert hub.api("PUT", "/groups/disk/properties",
+                   json={"plan": "roomy", "dataset": "cohort"}).status_code == 200  # fmt: skip
+    box = running(hub, docker_client, "bea", "disk")
+    assert 64 * M < int(run_in(box, FREE.format(path="/home/jovyan/work"))[1]) < 128 * M
+    assert run_in(box, DIGEST.format(path="/home/jovyan/work/kept.bin"))[1] == kept
+    code, output = run_in(box, WRITE.format(path="/home/jovyan/shared/more.bin", size=40 * M))
+    assert code == 0, output
+    # The plan's CPU and memory changed too, at this start, with no hub restart.
+    host = box.attrs["HostConfig"]
+    assert host["Memory"] == 512 * M and host["CpuQuota"] == host["CpuPeriod"]
+    stop(hub, "bea", "disk")
+
+    # Back to the small plan: 80 MiB of files do not fit 64 MiB, so no server starts.
+    assert hub.api("PUT", "/groups/disk/properties",
+                   json={"plan": "small", "dataset": "cohort"}).status_code == 200  # fmt: skip
+    refused = start(hub, "cal", "disk")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "Project 'disk' cannot start: its plan (small) allows 64 MiB of storage and the "
+        "project's files take 80 MiB. An administrator must free space in it or move the "
+        "project to a larger plan."
+    )
+
+
+def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_client):
+    make_project(hub, "meter", ["dan"], plan="metered", dataset="cohort")
+    running(hub, docker_client, "dan", "meter")
+    started = time.monotonic()
+    hub.wait_for_server("dan", "meter", ready=False, timeout=90)
+    assert 10 < time.monotonic() - started < 60  # 18 s of a 1-CPU server, checked every 2 s
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("--meter")]
+    stops = [r for r in ledger_lines(hub) if r["project"] == "meter" and r["kind"] == "stop"]
+    assert [s["reason"] for s in stops] == ["quota-compute"]
+    # (The quota.stopped event itself is checked in tests/hub/test_quota_hub.py.)
+    assert "stopping dan/meter: project meter used 0.005" in hub.log(400)
+    again = start(hub, "dan", "meter")
+    assert again.status_code == 403
+    assert "includes 0.005 CPU-hours a month and 0.0" in again.json()["message"]
+
+
+def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
+    make_project(hub, "pair", ["eve", "fox"], plan="small", dataset="cohort")
+    running(hub, docker_client, "eve", "pair")
+    refused = start(hub, "fox", "pair")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "Project 'pair' cannot start: its plan (small) allows 1 server running at once and 1 is "
+        "running. Stop one of them, or an administrator can move the project to a larger plan."
+    )
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("fox--pair")]
+    stop(hub, "eve", "pair")
+
+
+def test_a_project_over_its_members_limit_cannot_start(hub):
+    make_project(hub, "crowd", ["gil", "hal", "ida", "jay"], plan="small", dataset="cohort")
+    refused = start(hub, "gil", "crowd")
+    assert refused.status_code == 403
+    assert refused.json()["message"] == (
+        "Project 'crowd' cannot start: its plan (small) allows 3 members and it has 4. "
+        "An administrator must remove 1 member or move the project to a larger plan."
+    )
+
+
+def test_idle_servers_are_culled_after_their_plans_timeout(hub, docker_client):
+    make_project(hub, "brief", ["kay"], plan="brief", dataset="cohort")
+    make_project(hub, "long", ["kay"], plan="roomy", dataset="cohort")
+    running(hub, docker_client, "kay", "brief")
+    running(hub, docker_client, "kay", "long")
+    hub.wait_for_server("kay", "brief", ready=False, timeout=90)
+    assert hub.api("GET", "/users/kay").json()["servers"]["long"]["ready"]
+    stop(hub, "kay", "long")
+
+
+def test_the_ledger_knows_every_start_and_stop(hub):
+    starts = {(r["user"], r["project"]) for r in ledger_lines(hub) if r["kind"] == "start"}
+    stops = {(r["user"], r["project"]) for r in ledger_lines(hub) if r["kind"] == "stop"}
+    assert starts == stops
+    assert {("ann", "mem"), ("bea", "disk"), ("dan", "meter"), ("kay", "brief")} <= starts

@@ -1,0 +1,57 @@
+"""The census: what it records for each project, and which ledger sessions it closes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hds_quota.census import dangling_stops, project_records, take_census
+from hds_quota.ledger import Ledger, server_started
+from hds_quota.plans import Plans
+from hds_quota.usage import Usage
+from hds_quota.volumes import ProjectVolumes
+
+NOW = datetime(2026, 5, 10, 12, tzinfo=UTC)
+
+
+def test_one_record_per_project_with_a_defined_plan(tmp_path):
+    groups = {
+        "alpha": {"users": ["ann", "bob"], "properties": {"plan": "public", "dataset": "a"}},
+        "beta": {"users": [], "properties": {"plan": "gold", "dataset": "b"}},
+        "hds-admins": {"users": ["ops"], "properties": {}},
+    }
+    volumes = ProjectVolumes(tmp_path / "volumes", tmp_path / "projects")
+    records = project_records(groups, Plans(), volumes)
+    assert [(r["project"], r["plan"], r["members"], r["storage_used"]) for r in records] == [
+        ("alpha", "public", 2, None)
+    ]
+
+
+def test_only_sessions_of_servers_gone_for_a_while_are_closed():
+    sessions = [
+        ("alpha", "ann", NOW - timedelta(hours=2)),  # running: kept
+        ("alpha", "bob", NOW - timedelta(hours=2)),  # gone: closed
+        ("beta", "cat", NOW - timedelta(minutes=2)),  # gone but just started: spared
+    ]
+    stops = dangling_stops(sessions, {("ann", "alpha")}, NOW)
+    assert [(s["project"], s["user"], s["reason"]) for s in stops] == [
+        ("alpha", "bob", "not-running")
+    ]
+
+
+def test_the_ledger_is_read_before_the_hub_is_asked(tmp_path):
+    ledger, plan = Ledger(tmp_path / "usage"), Plans().get("public")
+    ledger.append(server_started(plan, "alpha", "ann", 1, 0, "i"), now=NOW - timedelta(hours=1))
+    order = []
+
+    def active():
+        order.append("hub")
+        # A server starting now: its record lands after the census read the ledger.
+        ledger.append(server_started(plan, "alpha", "bob", 1, 0, "i"))
+        return {("ann", "alpha")}
+
+    volumes = ProjectVolumes(tmp_path / "volumes", tmp_path / "projects")
+    assert take_census(ledger, Plans(), volumes, {}, active) == 0
+    assert order == ["hub"]
+    assert {(p, u) for p, u, _ in Usage(ledger).open_sessions()} == {
+        ("alpha", "ann"), ("alpha", "bob"),
+    }  # fmt: skip
