@@ -41,8 +41,8 @@ class PlanIdleTimeouts:
         shortest = min(self.timeouts.values())
         return self.timeouts.get(self.plans.get(project, ""), shortest)
 
-    async def update(self) -> None:
-        if time.monotonic() - self._fetched > self.refresh:
+    async def update(self, max_age: float | None = None) -> None:
+        if time.monotonic() - self._fetched > (self.refresh if max_age is None else max_age):
             timeouts, plans = await self.source()
             if not timeouts:
                 raise ValueError("the hub has no plans, so no idle timeouts")
@@ -52,7 +52,12 @@ class PlanIdleTimeouts:
         self, *, inactive: timedelta, inactive_limit: int, server: dict[str, Any], **_: Any
     ) -> bool:
         await self.update()
-        limit = self.timeout_for(server.get("name") or "")
+        project = server.get("name") or ""
+        if project not in self.plans:
+            # A project created since the last read: read again (at most every 5 s) rather
+            # than cull a new project's server with the shortest timeout.
+            await self.update(max_age=5)
+        limit = self.timeout_for(project)
         cull = inactive.total_seconds() >= limit
         if cull:
             log.info("server %s idle %s, past its plan's %s s", server.get("name"), inactive, limit)

@@ -22,6 +22,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(os.environ.get("HDS_SCREENSHOTS") or ROOT / "build" / "screenshots")
 TIMEOUT_MS = 60_000
+# Assertions wait as long as actions: a loaded CI machine is slower than the default 5 s.
+expect.set_options(timeout=30_000)
 # Contexts opened by person(): a failing browser test's report gets a screenshot of each page.
 CONTEXTS: list = []
 

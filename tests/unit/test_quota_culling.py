@@ -77,3 +77,14 @@ def test_the_hubs_settings_travel_as_json_and_come_back_as_the_same_plans(tmp_pa
     assert (received.usage_dir, received.storage_root) == (
         str(tmp_path / "usage"), str(tmp_path / "projects"),
     )  # fmt: skip
+
+
+async def test_a_project_created_since_the_last_read_is_looked_up_before_culling():
+    project_plans = {"alpha": "public"}
+    arbiter, calls = timeouts(project_plans, refresh=3600)
+    idle = timedelta(minutes=10)  # past the shortest plan's timeout, well within public's
+    assert not await arbiter(inactive=idle, inactive_limit=600, server={"name": "alpha"})
+    project_plans["fresh"] = "private"  # created after the culler's last read, 10 s ago
+    arbiter._fetched -= 10
+    assert not await arbiter(inactive=idle, inactive_limit=600, server={"name": "fresh"})
+    assert len(calls) == 2
