@@ -74,7 +74,18 @@ class ProjectSpawnerMixin(ProjectSettings, Plans, Quotas):
         )
         await asyncio.to_thread(storage.ensure, self.uid, self.gid)
         self.apply_project(self.project, storage)
-        return await super().start()
+        try:
+            return await super().start()
+        except BaseException as error:  # a timeout cancels the start: record that too
+            events.emit(
+                "server.started",
+                actor="service:jupyterhub",
+                outcome="failed",
+                project=self.project.name,
+                target=f"{self.user.name}/{self.name}",
+                details={"error": f"{type(error).__name__}: {error}"[:500]},
+            )
+            raise
 
     async def progress(self):
         if self.quota.notice:

@@ -23,6 +23,18 @@ class ProjectMockSpawner(ProjectSpawnerMixin, MockSpawner):
         self.environment = {**self.environment, "HDS_PROJECT": project.name}
 
 
+class BrokenEngine(MockSpawner):
+    async def start(self):
+        raise RuntimeError("the container engine is not answering")
+
+
+class FailingProjectSpawner(ProjectSpawnerMixin, BrokenEngine):
+    """A project server whose engine fails after the project checks passed."""
+
+    def apply_project(self, project, storage):
+        pass
+
+
 @pytest.fixture
 def hub(app, tmp_path):
     (tmp_path / "datasets" / "cohort").mkdir(parents=True)
@@ -86,3 +98,13 @@ async def test_home_rows_show_only_projects_with_their_problems(hub):
     assert set(rows) == {"cohort-c", "cohort-d"}
     assert rows["cohort-c"].problem == ""
     assert "plan 'gold' is not defined" in rows["cohort-d"].problem
+
+
+async def test_a_start_that_fails_after_the_checks_is_recorded(hub, recorded):
+    project(hub, "cohort-f", ["fay"])
+    with mock.patch.dict(hub.tornado_settings, {"spawner_class": FailingProjectSpawner}):
+        response = await api_request(hub, "users", "fay", "servers", "cohort-f", method="post")
+    assert response.status_code >= 400
+    [failed] = [e for e in recorded if e.action == "server.started"]
+    assert (failed.outcome, failed.project, failed.target) == ("failed", "cohort-f", "fay/cohort-f")
+    assert "the container engine is not answering" in failed.details["error"]
