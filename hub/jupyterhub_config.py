@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from jupyter_hds import home
+from jupyter_hds import home, sharing_handlers
 from jupyter_hds.configdir import load_fragments
 
 c = get_config()  # noqa: F821 (injected by traitlets)
@@ -89,5 +89,12 @@ c.JupyterHub.services = [
         "command": [sys.executable, "-m", "jupyter_hds.project_guard", "--interval=5"],
     },
 ]
+
+# Sharing (docs/collaboration.md): members let members of the same project into their server
+# to co-edit live. Nobody holds JupyterHub's `shares` scope (share codes would let any
+# logged-in user in); the HDS endpoints grant shares after the project policy says yes.
+# Sharing needs user servers on their own subdomains: set c.JupyterHub.subdomain_host.
+c.JupyterHub.extra_handlers = sharing_handlers.HANDLERS
+c.SharingPolicy.require_origin_isolation = True
 
 load_fragments(c)
