@@ -129,7 +129,6 @@ async def test_removing_the_recipient_from_the_project_revokes_at_once(hub, reco
     assert removed.status_code == 200, removed.text
     assert ACCESS.format("sh-dan", "sh-delta") not in await scopes_of(hub, "sh-eve")
     assert hub.db.query(orm.Share).filter(orm.Share.user.has(name="sh-eve")).count() == 0
-    )
     revoked = [e for e in recorded if e.action == "share.revoked"]
     assert [(e.actor, e.details["user"], e.details["reason"]) for e in revoked] == [
         ("service:jupyterhub", "sh-eve", "sh-eve is no longer a member of sh-delta")
