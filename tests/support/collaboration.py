@@ -199,7 +199,7 @@ async def wait_for(condition: Callable[[], object], timeout: float, what: str) -
     while not condition():
         if time.monotonic() - start > timeout:
             raise AssertionError(f"{what}: not within {timeout} s")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
     return time.monotonic() - start
 
 
