@@ -26,10 +26,14 @@ def _projects_touched(session: Session) -> set[str]:
     """Names of groups that lost a member, or were deleted, in this flush."""
     touched = set()
     for obj in session.dirty:
-        if isinstance(obj, orm.Group) and attributes.get_history(obj, "users").deleted:
-            touched.add(obj.name)
+        # The hub flushes users often (activity): look at changes only, never load anything.
+        if isinstance(obj, orm.Group):
+            history = attributes.get_history(obj, "users", attributes.PASSIVE_NO_INITIALIZE)
+            if history.deleted:
+                touched.add(obj.name)
         elif isinstance(obj, orm.User):
-            touched.update(g.name for g in attributes.get_history(obj, "groups").deleted)
+            history = attributes.get_history(obj, "groups", attributes.PASSIVE_NO_INITIALIZE)
+            touched.update(group.name for group in history.deleted or ())
     touched.update(obj.name for obj in session.deleted if isinstance(obj, orm.Group))
     return touched
 

@@ -195,3 +195,12 @@ async def test_sharing_page_lists_members_and_shared_servers(hub):
     assert 'data-member="sh-tom"' in page.text
     assert 'data-owner="sh-sam"' in page.text  # shared with sh-ray
     assert "sh-bob" not in page.text
+
+
+async def test_group_sync_at_login_revokes_too(hub):
+    # Authenticator.manage_groups rewrites a user's groups from the identity provider's claims.
+    project(hub, "sh-mu", ["sh-uma", "sh-val"])
+    assert (await share(hub, "sh-uma", "sh-uma", "sh-mu", user="sh-val")).status_code == 200
+    hub.db.expire(orm.Group.find(hub.db, "sh-mu"), ["users"])  # only the user's side is loaded
+    hub.users["sh-val"].sync_groups([])
+    assert ACCESS.format("sh-uma", "sh-mu") not in await scopes_of(hub, "sh-val")
