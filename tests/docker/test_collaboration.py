@@ -6,6 +6,7 @@ goes through the proxy, the hub's OAuth and the user's real server, with browser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -235,9 +236,19 @@ def alice_shares_with(people, member: str) -> bool:
 
 
 async def revoked_within(person, owner, project, notebook, revoke) -> tuple[float, float, object]:
-    """Connect `person` to `notebook` and its server, `revoke()`, measure how long they last."""
+    """Connect `person` to `notebook`, a kernel and the server; `revoke()`; time how long they last.
+
+    Returns the seconds until the document socket closed, until the server refused a
+    request, and the document client (for its close code). The kernel socket must close too.
+    """
     assert person.open_server(owner, project).status_code == 200
     client = await NotebookClient.open(person, owner, project, notebook)
+    kernel = person.server_api(owner, project, "POST", "kernels", data="{}")
+    assert kernel.status_code == 201, kernel.text
+    channels = server_url(person.hub, owner, project, f"api/kernels/{kernel.json()['id']}/channels")
+    kernel_socket = await connect(
+        person, channels.replace("http://", "ws://"), server_origin(person.hub, owner)
+    )
     assert person.server_api(owner, project, "GET", "contents/work").status_code == 200
     start = time.monotonic()
     revoke()
@@ -249,8 +260,16 @@ async def revoked_within(person, owner, project, notebook, revoke) -> tuple[floa
     socket_seconds = time.monotonic() - start
     await wait_for(http_refused, 30, "the server refuses requests")
     http_seconds = time.monotonic() - start
+    assert await close_code(kernel_socket) == 1008, "the kernel socket stayed open"
     client.close()
     return socket_seconds, http_seconds, client
+
+
+async def close_code(socket, timeout: float = 10) -> int | None:
+    """Read what is still queued on `socket` (kernel status messages) until it closes."""
+    while await asyncio.wait_for(socket.read_message(), timeout) is not None:
+        pass
+    return socket.close_code
 
 
 async def test_owner_stops_sharing_and_the_guest_is_out(hub, people, notebook):
