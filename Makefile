@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 export HDS_STATE_DIR ?= $(CURDIR)/var
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -42,7 +43,7 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff check hub quota extensions images tests
 	$(BIN)/ruff format --check hub quota extensions images tests
 	# The policy modules; spawner and handler glue is mostly traitlets that mypy cannot follow.
-	$(BIN)/mypy quota/hds_quota hub/jupyter_hds/{projects,storage,hardening,events,configdir,project_guard,networks,firewall,sharing,share_revocation}.py
+	$(BIN)/mypy quota/hds_quota hub/jupyter_hds/{projects,storage,hardening,events,configdir,project_guard,networks,firewall,sharing,share_revocation}.py hub/jupyter_hds/audit
 
 lock: venv ## recompile the pinned requirements after editing a requirements*.in file
 	# Resolved for Debian 12's Python (3.11.2), the oldest Python the hub and the image run on.
@@ -51,10 +52,14 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 	    --no-header --annotation-style line $$pair.in -o $$pair.txt || exit 1; \
 	done
 
+screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
+	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
 bench: venv docker images ## benchmarks that print figures (spawn times; audit queries)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
+	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache
 
-.PHONY: help venv docker images up test lint lock bench clean
+.PHONY: help venv docker images up test lint lock screenshots bench clean

@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 from jupyter_hds import home, sharing_handlers
+from jupyter_hds.audit.handlers import AuditEventsHandler
+from jupyter_hds.audit.hub import HubEvents
+from jupyter_hds.audit.requestlog import audit_request_log
 from jupyter_hds.configdir import load_fragments
 
 c = get_config()  # noqa: F821 (injected by traitlets)
 state = Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds"))
 
 # Browsers reach the proxy; user servers reach the hub API at their network's gateway.
-c.JupyterHub.bind_url = "http://127.0.0.1:8000"
+c.JupyterHub.bind_url = os.environ.get("HDS_PUBLIC_URL", "http://127.0.0.1:8000")
 c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
 c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
@@ -33,6 +36,8 @@ c.ProjectSettings.default_image = os.environ.get(
     "HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest"
 )
 c.Spawner.disable_user_config = True
+# Researchers land in their own writable space (the rest of $HOME is read-only).
+c.Spawner.default_url = "/lab/tree/work"
 c.Spawner.http_timeout = 60
 c.Spawner.start_timeout = 120
 
@@ -47,6 +52,21 @@ c.HDSOIDCAuthenticator.refresh_pre_spawn = True
 # The home page lists the user's projects.
 c.JupyterHub.template_paths = [home.TEMPLATES]
 c.JupyterHub.template_vars = {"hds_projects": home.project_rows}
+
+# Audit (docs/audit.md): the hub drops every event in the record's inbox; the audit service
+# (below) chains them into the record and serves the read-only audit page to the auditor role.
+audit_dir = state / "audit"
+c.AuditRecord.directory = str(audit_dir)
+c.JupyterHub.tornado_settings = {"log_function": audit_request_log}
+c.EventLogger.handlers = [HubEvents()]
+# The hub's HDS endpoints: audit events from user servers, and sharing (below).
+c.JupyterHub.extra_handlers = [
+    (r"/api/hds/audit/events", AuditEventsHandler),
+    *sharing_handlers.HANDLERS,
+]
+c.JupyterHub.custom_scopes = {
+    "custom:audit:read": {"description": "Read, filter and export the audit record."},
+}
 
 # The hosting team is the group hds-admins: it onboards projects in the admin panel but,
 # unlike JupyterHub's built-in admin role, cannot open researchers' servers (no
@@ -82,19 +102,35 @@ c.JupyterHub.load_roles = [
         ],
         "services": ["project-guard"],
     },  # fmt: skip
+    {
+        "name": "auditor",
+        "description": "Reads and exports the audit record; changes nothing.",
+        "scopes": ["custom:audit:read", "access:services!service=audit"],
+        "groups": ["auditors"],
+    },
 ]
 c.JupyterHub.services = [
     {
         "name": "project-guard",
         "command": [sys.executable, "-m", "jupyter_hds.project_guard", "--interval=5"],
     },
+    {
+        "name": "audit",
+        "display": True,
+        "url": "http://127.0.0.1:8082",
+        "command": [sys.executable, "-m", "jupyter_hds.audit.service"],
+        "environment": {"HDS_AUDIT_DIR": str(audit_dir)},
+        "oauth_client_allowed_scopes": ["custom:audit:read"],
+        "oauth_no_confirm": True,
+        "info": {"description": "Audit record (auditors only)"},
+    },
 ]
 
 # Sharing (docs/collaboration.md): members let members of the same project into their server
 # to co-edit live. Nobody holds JupyterHub's `shares` scope (share codes would let any
-# logged-in user in); the HDS endpoints grant shares after the project policy says yes.
+# logged-in user in); the HDS endpoints (extra_handlers, above) grant shares after the
+# project policy says yes.
 # Sharing needs user servers on their own subdomains: set c.JupyterHub.subdomain_host.
-c.JupyterHub.extra_handlers = sharing_handlers.HANDLERS
 c.SharingPolicy.require_origin_isolation = True
 
 load_fragments(c)

@@ -9,7 +9,7 @@ command -v "$python" >/dev/null || missing+=(python3)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v iptables >/dev/null || missing+=(iptables)
-# The browser test tier drives Debian's chromium through Playwright (never a downloaded browser).
+# The browser test tier drives Debian's chromium (browsers cannot be downloaded here).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "host: installing ${missing[*]}" >&2

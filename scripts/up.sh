@@ -14,7 +14,9 @@ secret_file() { [ -s "$1" ] || python3 -c "import secrets; print(secrets.token_h
 export JUPYTERHUB_CRYPT_KEY=$(secret_file "$state/jupyterhub_crypt_key")
 export HDS_DEMO_OIDC_CLIENT_SECRET=$(secret_file "$state/demo-oidc/client_secret")
 
-hub=http://127.0.0.1:8000
+# The hub's public address (the shipped config reads the same variable).
+export HDS_PUBLIC_URL=${HDS_PUBLIC_URL:-http://127.0.0.1:8000}
+hub=$HDS_PUBLIC_URL
 port=${HDS_DEMO_OIDC_PORT:-8100}
 export HDS_DEMO_OIDC_ISSUER=http://127.0.0.1:$port
 cat >"$state/demo-oidc/clients.json" <<JSON

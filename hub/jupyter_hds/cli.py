@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import demo_dataset
+from .audit import cli as audit_cli
 from .hub_api import HubAPIError
 from .project_admin import ProjectAdmin
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     change.add_argument("name")
     change.add_argument("assignments", nargs="+")
     change.set_defaults(func=cmd_project_set)
+    audit_cli.add_commands(commands)
     return parser
 
 

@@ -13,18 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.browser import CHROMIUM, CHROMIUM_ARGS, CONTEXTS, TIMEOUT_MS, close_contexts
 from support.collaboration import Person, loopback_subdomains, server_url, subdomain_hub
 from support.hub import make_dataset, make_project
 
 pytestmark = [pytest.mark.docker, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOTEBOOK = {
     "type": "notebook",
     "content": {
@@ -38,7 +32,6 @@ NOTEBOOK = {
     },
 }  # fmt: skip
 CELL = ".jp-Notebook .jp-Cell .cm-content"
-TIMEOUT = 60_000  # ms: a JupyterLab page load on a busy test host
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +56,12 @@ def hub(tmp_path_factory, docker_client):
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
+    # Module scope: Playwright's sync API keeps an event loop open, closed before async tests.
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (scripts/ensure-host.sh)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: scripts/ensure-host.sh installs Debian's chromium",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -73,10 +70,18 @@ def chromium() -> Iterator:
         browser.close()
 
 
+@pytest.fixture(autouse=True)
+def _close_contexts(chromium):
+    yield
+    close_contexts()
+
+
 def logged_in(chromium, hub, name: str):
-    """A fresh browser profile logged in to the hub as `name`."""
-    page = chromium.new_context().new_page()
-    page.set_default_timeout(TIMEOUT)
+    """A fresh browser profile logged in to the hub as `name` (the test's dummy login)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(TIMEOUT_MS)
+    CONTEXTS.append(context)
+    page = context.new_page()
     page.goto(f"{hub.public}/hub/login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", "any")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -42,6 +43,7 @@ class RealHub:
         self.state_dir = state_dir
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
+        self.audit_port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
         self.extra_config = extra_config
@@ -62,6 +64,9 @@ class RealHub:
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
+            for _service in c.JupyterHub.services:  # the audit service: a free port too
+                if _service.get("name") == "audit":
+                    _service["url"] = "http://127.0.0.1:{self.audit_port}"
             """)
         )
         if self.extra_config:
@@ -98,14 +103,23 @@ class RealHub:
         raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, timeout: float = 60) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        group = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.process.poll()
+            try:
+                os.killpg(group, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process.wait()
 
     def log(self, tail: int = 150) -> str:
         if not self.log_path.exists():

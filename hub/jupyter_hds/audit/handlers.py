@@ -1,0 +1,137 @@
+"""POST /hub/api/hds/audit/events: users' servers report data-guard events with their own token."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyterhub import orm, scopes
+from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.utils import compare_token
+from tornado import web
+
+from .entry import actor_kind
+from .hub import HubAudit, is_admin_user
+from .intake import MAX_EVENTS_PER_REQUEST, EventRefused, from_server, new_event
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+def server_of_token(orm_token: orm.APIToken, raw_token: str) -> tuple[str, str] | None:
+    """(owner, server name) when `raw_token` is the API token of one of its user's running servers.
+
+    A server's token is the secret of that server's OAuth client (JupyterHub stores it
+    hashed), so this survives hub restarts and cannot be imitated by a user's own tokens,
+    whatever their note or scopes say.
+    """
+    user = orm_token.user
+    if user is None:
+        return None
+    for spawner in user._orm_spawners:
+        client = spawner.oauth_client
+        if spawner.server is None or client is None or not client.secret:
+            continue
+        if orm_token.note != f"Server at {spawner.server.base_url}":
+            continue
+        if compare_token(client.secret, raw_token):
+            return user.name, spawner.name
+    return None
+
+
+def may_use_server(db, name: str, owner: str, server: str) -> bool:
+    """Whether user `name` may open `owner`'s server `server` (a share, a role, admin access)."""
+    orm_user = orm.User.find(db, name)
+    orm_owner = orm.User.find(db, owner)
+    if orm_user is None or orm_owner is None or server not in orm_owner.orm_spawners:
+        return False
+    parsed = scopes.parse_scopes(scopes.get_scopes_for(orm_user))
+    if "access:servers" not in parsed:
+        return False
+    return bool(
+        scopes.check_scope_filter(
+            parsed["access:servers"], orm_owner.orm_spawners[server], "server"
+        )
+    )
+
+
+class AuditEventsHandler(APIHandler):
+    """Accepts `{"events": [...]}` from a user's server; answers `{"accepted": [ids]}`.
+
+    Only a server's own token is accepted (401 otherwise; 403 for any other valid token).
+    Events are checked against the token's server: project must be that server, the user
+    must be one who may use it. Refusals are themselves recorded.
+    """
+
+    _accept_cookie_auth = False
+
+    def post(self):
+        raw_token = self.get_auth_token()
+        orm_token = self.get_token() if raw_token else None
+        if orm_token is None:
+            self._refuse(401, "missing or invalid token", "anonymous", "anonymous")
+        owner_server = server_of_token(orm_token, raw_token)
+        if owner_server is None:
+            actor, kind = self._token_actor(orm_token)
+            self._refuse(403, "this token is not a user server's own token", actor, kind)
+        owner, server = owner_server
+        try:
+            checked = [
+                from_server(
+                    raw, owner, server, lambda name: may_use_server(self.db, name, owner, server)
+                )
+                for raw in self._events()
+            ]
+        except EventRefused as refused:
+            self._refuse(
+                refused.status, str(refused), owner, "user", f"server:{owner}/{server}", server
+            )
+        try:
+            HubAudit.instance().record_durably(checked)
+        except OSError as error:
+            self.log.error("audit: cannot accept events from %s/%s: %s", owner, server, error)
+            raise web.HTTPError(
+                503, "%s", "the audit inbox is unavailable; keep the events and retry"
+            ) from None
+        self.write({"accepted": [event["id"] for event in checked]})
+
+    def _events(self) -> list[Any]:
+        if len(self.request.body) > MAX_BODY:
+            raise EventRefused(413, f"body larger than {MAX_BODY} bytes; send smaller batches")
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise EventRefused(400, 'body is not JSON; send {"events": [...]}') from None
+        if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise EventRefused(400, 'body must be {"events": [...]}')
+        if len(body["events"]) > MAX_EVENTS_PER_REQUEST:
+            raise EventRefused(400, f"at most {MAX_EVENTS_PER_REQUEST} events per request")
+        return body["events"]
+
+    @staticmethod
+    def _token_actor(orm_token: orm.APIToken) -> tuple[str, str]:
+        if orm_token.service is not None:
+            return f"service:{orm_token.service.name}", "service"
+        return orm_token.user.name, actor_kind(orm_token.user.name, is_admin_user(orm_token.user))
+
+    def _refuse(
+        self,
+        status: int,
+        reason: str,
+        actor: str,
+        kind: str,
+        reporter: str | None = None,
+        project: str | None = None,
+    ):
+        """Record the refused report, then answer `status` with `reason`."""
+        event = new_event(
+            "audit.report.refused",
+            actor,
+            kind,
+            "refused",
+            project=project,
+            target=reporter,
+            source=self.request.remote_ip,
+            details={"status": status, "reason": reason},
+        )
+        HubAudit.instance().record([event])
+        raise web.HTTPError(status, "%s", reason)

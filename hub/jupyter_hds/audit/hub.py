@@ -1,0 +1,187 @@
+"""The hub process's side of the audit record: everything it sees goes to the inbox, durably.
+
+The hub config creates `HubEvents` as a handler of JupyterHub's event logger
+(c.EventLogger.handlers): it receives JupyterHub's own server start/stop events, and on
+creation subscribes to `jupyter_hds.events`, so events emitted anywhere in the hub (logins,
+refusals, quotas) reach the record. Nothing is subscribed in a process that did not ask.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from traitlets import Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from .. import events
+from .inbox import Inbox
+from .intake import from_hub, new_event
+
+log = logging.getLogger("jupyter_hds.audit")
+
+SERVER_ACTIONS_SCHEMA = "https://schema.jupyter.org/jupyterhub/events/server-action"
+MAX_BACKLOG = 100_000
+
+
+class AuditRecord(LoggingConfigurable):
+    """Where the audit record lives."""
+
+    directory = Unicode(
+        help="""Folder of the audit record: its segments and the inbox of events waiting to be
+        chained. Keep it outside users' containers, on a disk that is backed up. The audit
+        service must be given the same folder (its HDS_AUDIT_DIR).""",
+    ).tag(config=True)
+
+    @default("directory")
+    def _default_directory(self):
+        return str(Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds")) / "audit")
+
+
+class HubAudit:
+    """Puts the hub's events in the inbox; keeps them in memory while the disk refuses them."""
+
+    _instance: HubAudit | None = None
+
+    def __init__(self, directory: Path | str, is_admin: Callable[[str], bool] = lambda n: False):
+        self.inbox = Inbox(directory)
+        self.is_admin = is_admin
+        self._backlog: list[dict[str, Any]] = []
+
+    @classmethod
+    def instance(cls) -> HubAudit:
+        """The hub's sink, configured from the running JupyterHub's config."""
+        if cls._instance is None:
+            from jupyterhub.app import JupyterHub
+
+            app = JupyterHub.instance() if JupyterHub.initialized() else None
+            settings = AuditRecord(parent=app) if app else AuditRecord()
+            cls._instance = cls(settings.directory, _admin_check(app))
+            if app is not None:
+                cls._instance.report_missing_hooks(app)
+        return cls._instance
+
+    def report_missing_hooks(self, app) -> None:
+        """Say loudly, in the log and in the record, if a config fragment unplugged the audit."""
+        missing = missing_hooks(app)
+        if missing:
+            log.error("audit: not connected to %s; see docs/audit.md", ", ".join(missing))
+            self.record(
+                [
+                    new_event(
+                        "audit.misconfigured",
+                        "service:jupyterhub",
+                        "service",
+                        "failed",
+                        details={"missing": missing},
+                    )
+                ]
+            )
+
+    def record(self, entries: list[dict[str, Any]]) -> None:
+        """Hand events to the inbox; on a disk error keep them and retry with the next ones."""
+        pending = self._backlog + entries
+        try:
+            self.inbox.put(pending)
+        except OSError as error:
+            if len(pending) > MAX_BACKLOG:
+                log.critical(
+                    "audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG
+                )
+            self._backlog = pending[-MAX_BACKLOG:]
+            log.error(
+                "audit: inbox unwritable (%s); %d events kept in memory", error, len(self._backlog)
+            )
+        else:
+            self._backlog = []
+
+    def record_durably(self, entries: list[dict[str, Any]]) -> None:
+        """Hand events to the inbox or raise OSError: for senders that can retry."""
+        self.inbox.put(entries)
+
+
+def missing_hooks(app) -> list[str]:
+    """The hub settings the audit needs that a later config fragment replaced."""
+    from .handlers import AuditEventsHandler
+    from .requestlog import audit_request_log
+
+    missing = []
+    if app.tornado_settings.get("log_function") is not audit_request_log:
+        missing.append("c.JupyterHub.tornado_settings['log_function'] (admin changes)")
+    eventlog = getattr(app, "eventlog", None)
+    handlers = eventlog.handlers if eventlog is not None else []
+    if not any(isinstance(h, HubEvents) for h in handlers or []):
+        missing.append("c.EventLogger.handlers (server starts and stops)")
+    if not any(h[1] is AuditEventsHandler for h in app.extra_handlers):
+        missing.append("c.JupyterHub.extra_handlers (reports from users' servers)")
+    return missing
+
+
+# Holding any of these unfiltered makes an actor an `admin` in the record: JupyterHub's admins
+# and the hosting team's role alike.
+ADMIN_SCOPES = frozenset({"admin-ui", "admin:users", "admin:groups", "admin:servers"})
+
+
+def is_admin_user(orm_user) -> bool:
+    """Whether a hub user administers the hub (admin flag, or an admin scope from a role)."""
+    from jupyterhub import scopes
+
+    return bool(orm_user.admin or ADMIN_SCOPES & scopes.get_scopes_for(orm_user))
+
+
+def _admin_check(app) -> Callable[[str], bool]:
+    if app is None:
+        return lambda name: False
+
+    def is_admin(name: str) -> bool:
+        from jupyterhub import orm
+
+        user = orm.User.find(app.db, name)
+        return user is not None and is_admin_user(user)
+
+    return is_admin
+
+
+class HubEvents(logging.Handler):
+    """The hub's events into the record: `jupyter_hds.events`, and JupyterHub's `server-actions`.
+
+    JupyterHub calls `emit` with its event logger's records; a server that started or
+    stopped becomes `server.started` / `server.stopped`, by `service:jupyterhub`.
+    """
+
+    ACTIONS = {"start": "server.started", "stop": "server.stopped"}
+
+    def __init__(self):
+        super().__init__()
+        events.subscribe(self.on_event)
+
+    def close(self) -> None:
+        events.unsubscribe(self.on_event)
+        super().close()
+
+    @staticmethod
+    def on_event(event: events.Event) -> None:
+        try:
+            sink = HubAudit.instance()
+            sink.record([from_hub(event, sink.is_admin)])
+        except Exception:
+            log.exception("audit: could not record %s", event.to_dict())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = record.msg if isinstance(record.msg, dict) else {}
+        action = self.ACTIONS.get(data.get("action", ""))
+        if data.get("__schema__") != SERVER_ACTIONS_SCHEMA or action is None:
+            return
+        user, server = data.get("username", ""), data.get("servername", "")
+        event = new_event(
+            action,
+            "service:jupyterhub",
+            "service",
+            "succeeded",
+            project=server or None,
+            target=f"{user}/{server}",
+        )
+        HubAudit.instance().record([event])

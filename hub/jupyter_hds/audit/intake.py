@@ -1,0 +1,154 @@
+"""What may enter the record: events checked and put in the one shape the writer chains."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ..events import OUTCOMES, Event
+from .entry import ACTOR_KINDS, actor_kind, canonical_details, normalize_time, now
+
+EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
+ACTION = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
+SERVER_OUTCOMES = ("allowed", "refused")
+MAX_EVENTS_PER_REQUEST = 500
+MAX_TEXT = 4096
+MAX_DETAILS = 16384
+
+
+class EventRefused(ValueError):
+    """An event that must not be recorded as sent; `status` is the HTTP answer to give."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def from_hub(event: Event, is_admin: Callable[[str], bool] = lambda name: False) -> dict[str, Any]:
+    """An event raised in the hub process (jupyter_hds.events), ready for the inbox."""
+    return {
+        "id": event.id,
+        "time": normalize_time(event.time, assume_utc=True),
+        "actor": event.actor,
+        "actor_kind": actor_kind(event.actor, is_admin(event.actor)),
+        "action": event.action,
+        "project": event.project,
+        "target": event.target,
+        "outcome": event.outcome,
+        "source": event.source,
+        "reported_by": "hub",
+        "details": event.details or {},
+    }
+
+
+def new_event(action: str, actor: str, kind: str, outcome: str, **fields: Any) -> dict[str, Any]:
+    """An inbox event built directly (request log, server actions, the audit service itself)."""
+    if kind not in ACTOR_KINDS:
+        raise ValueError(f"actor kind {kind!r} is not one of {', '.join(ACTOR_KINDS)}")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    event: dict[str, Any] = {
+        "id": uuid.uuid4().hex,
+        "time": fields.pop("time", None) or now(),
+        "actor": actor,
+        "actor_kind": kind,
+        "action": action,
+        "outcome": outcome,
+        "project": None,
+        "target": None,
+        "source": None,
+        "reported_by": "hub",
+        "details": {},
+    }
+    event.update(fields)
+    return event
+
+
+def from_server(
+    raw: Any, owner: str, server: str, may_act: Callable[[str], bool]
+) -> dict[str, Any]:
+    """A user's server's report, checked against the contract and against who sent it.
+
+    `owner`/`server` come from the server's own token, never from the event; `may_act(name)`
+    says whether user `name` may use that server (its owner, a share, an admin).
+    """
+    if not isinstance(raw, dict):
+        raise EventRefused(400, "each event must be a JSON object")
+    unknown = sorted(
+        set(raw)
+        - {"id", "time", "action", "actor", "project", "target", "outcome", "source", "details"}
+    )
+    if unknown:
+        raise EventRefused(400, f"unknown fields {', '.join(unknown)}")
+    event_id = _text(raw, "id")
+    if not EVENT_ID.match(event_id):
+        raise EventRefused(400, f"id {event_id!r} must be 32 lowercase hex digits (uuid4().hex)")
+    action = _text(raw, "action")
+    if len(action) > 64 or not ACTION.match(action):
+        raise EventRefused(
+            400, f"action {action!r} must be dotted lowercase, e.g. download.blocked"
+        )
+    outcome = _text(raw, "outcome")
+    if outcome not in SERVER_OUTCOMES:
+        raise EventRefused(400, f"outcome {outcome!r} must be one of {', '.join(SERVER_OUTCOMES)}")
+    try:
+        time = normalize_time(_text(raw, "time"))
+    except ValueError as error:
+        raise EventRefused(400, str(error)) from None
+    actor, project = _text(raw, "actor"), _text(raw, "project")
+    if project != server:
+        raise EventRefused(
+            403, f"event {event_id} claims project {project!r}; this server is {owner}/{server}"
+        )
+    if actor != owner and not may_act(actor):
+        raise EventRefused(
+            403, f"event {event_id} claims user {actor!r}, who may not use {owner}/{server}"
+        )
+    return {
+        "id": event_id,
+        "time": time,
+        "actor": actor,
+        "actor_kind": "user",
+        "action": action,
+        "project": project,
+        "target": _optional_text(raw, "target"),
+        "outcome": outcome,
+        "source": _address(raw.get("source")),
+        "reported_by": f"server:{owner}/{server}",
+        "details": _details(raw.get("details")),
+    }
+
+
+def _text(raw: dict[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise EventRefused(400, f"field {name!r} must be a non-empty string")
+    if len(value) > MAX_TEXT:
+        raise EventRefused(400, f"field {name!r} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _optional_text(raw: dict[str, Any], name: str) -> str | None:
+    return None if raw.get(name) is None else _text(raw, name)
+
+
+def _address(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise EventRefused(400, f"source {value!r} must be an IP address or null") from None
+
+
+def _details(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventRefused(400, "details must be a JSON object")
+    if len(canonical_details(value)) > MAX_DETAILS:
+        raise EventRefused(400, f"details are larger than {MAX_DETAILS} characters")
+    return value

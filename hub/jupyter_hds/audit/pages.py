@@ -1,0 +1,146 @@
+"""The audit page: read-only, behind the hub login, for holders of the `custom:audit:read` scope."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import web
+
+from .entry import FIELDS
+from .intake import new_event
+from .query import Filters, csv_cell
+
+READ_SCOPE = "custom:audit:read"
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True),
+)
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class AuditHandler(HubOAuthenticated, web.RequestHandler):
+    """Common ground: the hub's OAuth login, the auditor scope, strict headers, clear errors."""
+
+    @property
+    def hub_scopes(self):
+        return {READ_SCOPE}
+
+    @property
+    def service(self):
+        return self.settings["audit_service"]
+
+    def set_default_headers(self):
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Cache-Control", "no-store")
+
+    def write_error(self, status_code, **kwargs):
+        message = self._reason
+        error = kwargs.get("exc_info", (None, None))[1]
+        if status_code == 403:
+            message = "The audit page is for auditors: ask the hosting team for the auditor role."
+        elif isinstance(error, web.HTTPError) and error.log_message:
+            message = error.log_message % error.args if error.args else error.log_message
+        page = TEMPLATES.get_template("error.html")
+        self.finish(
+            page.render(status=status_code, message=message, prefix=self.settings["prefix"])
+        )
+
+    def filters(self) -> Filters:
+        try:
+            return Filters.parse(lambda name: self.get_argument(name, None))
+        except ValueError as error:
+            raise web.HTTPError(400, "%s", str(error)) from None
+
+    def seq_argument(self, name: str) -> int | None:
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return None
+        if not value.isdigit():
+            raise web.HTTPError(400, "%s", f"{name} must be an entry number")
+        return int(value)
+
+    async def in_thread(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+
+
+class AuditPage(AuditHandler):
+    @web.authenticated
+    async def get(self):
+        filters = self.filters()
+        self.service.drain()  # what waits in the inbox is shown too
+        before, after = self.seq_argument("before"), self.seq_argument("after")
+        query = self.service.query
+        page = await self.in_thread(query.page, filters, before, after, self.service.page_size)
+        total = await self.in_thread(query.count, filters)
+        choices = await self.in_thread(self.service.choices)
+        self.finish(
+            TEMPLATES.get_template("audit.html").render(
+                user=self.current_user["name"],
+                prefix=self.settings["prefix"],
+                hub_prefix=self.settings["hub_prefix"],
+                filters=filters,
+                args=filters.as_args(),
+                page=page,
+                total=total,
+                choices=choices,
+                status=await self.service.fresh_status(),
+                inbox_pending=self.service.inbox.pending(),
+                outcomes=("succeeded", "allowed", "refused", "failed"),
+            )
+        )
+
+
+class AuditExport(AuditHandler):
+    """All matching entries as CSV, streamed; the export itself goes into the record."""
+
+    @web.authenticated
+    async def get(self):
+        filters = self.filters()
+        self.service.drain()  # the export includes what waits in the inbox
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header("Content-Disposition", f'attachment; filename="audit-{stamp}.csv"')
+        rows = self.service.query.export(filters)
+        count = 0
+        self.write(self._csv([FIELDS]))
+        while batch := await self.in_thread(next, rows, None):
+            count += len(batch)
+            self.write(self._csv(batch))
+            await self.flush()
+        self.service.record(
+            new_event(
+                "audit.export",
+                self.current_user["name"],
+                "admin" if self.current_user.get("admin") else "user",
+                "succeeded",
+                reported_by="audit",
+                source=self.request.remote_ip,
+                details={"filters": filters.as_args(), "rows": count},
+            )
+        )
+        self.finish()
+
+    @staticmethod
+    def _csv(rows) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerows([csv_cell(v) for v in row] for row in rows)
+        return out.getvalue()
+
+
+class Stylesheet(web.RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "text/css")
+        self.set_header("Cache-Control", "max-age=3600")
+        self.finish((Path(__file__).parent / "templates" / "audit.css").read_text())

@@ -1,0 +1,219 @@
+"""Verify finds altered, deleted, reordered and inserted entries, in open and sealed segments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from jupyter_hds.audit.entry import entry_hash
+from jupyter_hds.audit.segments import list_segments
+from jupyter_hds.audit.verify import Verifier, parse_anchor
+from support.audit_entries import events, read_lines, write_lines
+
+
+def open_segment(directory: Path) -> Path:
+    return [s.path for s in list_segments(directory) if not s.sealed][-1]
+
+
+def sealed_segment(directory: Path, index: int = 0) -> Path:
+    return [s.path for s in list_segments(directory) if s.sealed][index]
+
+
+def breaks(directory: Path, **kwargs) -> list[str]:
+    return [str(b) for b in Verifier(directory).verify(**kwargs).breaks]
+
+
+def test_an_untouched_record_is_intact(record):
+    record.append(events(25))
+    record.seal_pending()
+    report = Verifier(record.directory).verify()
+    assert report.intact, report.lines()
+    assert (report.entries, report.segments, report.head_seq) == (25, 3, 25)
+    assert report.head_hash == record.head_hash
+    assert "chain: intact" in report.lines()
+
+
+def test_an_empty_record_is_intact(record):
+    assert Verifier(record.directory).verify().intact
+
+
+# -- open segment (JSON lines) -------------------------------------------------------------
+
+
+def test_an_altered_entry_is_found(record):
+    record.append(events(5))
+    path = open_segment(record.directory)
+    entries = read_lines(path)
+    entries[2]["outcome"] = "refused"
+    write_lines(path, entries)
+    assert breaks(record.directory) == [
+        "seq 3 (segments/000000000001.jsonl line 3): "
+        "its hash does not match its content (entry altered)"
+    ]
+
+
+def test_an_altered_and_rehashed_entry_breaks_the_next_link(record):
+    record.append(events(5))
+    path = open_segment(record.directory)
+    entries = read_lines(path)
+    entries[2]["actor"] = "mallory"
+    entries[2]["hash"] = entry_hash(entries[2])
+    write_lines(path, entries)
+    (found,) = breaks(record.directory)
+    assert found.startswith("seq 4 (segments/000000000001.jsonl line 4): its prev does not match")
+
+
+def test_a_deleted_entry_is_found(record):
+    record.append(events(5))
+    path = open_segment(record.directory)
+    entries = read_lines(path)
+    del entries[1]
+    write_lines(path, entries)
+    assert breaks(record.directory) == [
+        "seq 3 (segments/000000000001.jsonl line 2): entry 2 is missing (deleted)"
+    ]
+
+
+def test_reordered_entries_are_found(record):
+    record.append(events(5))
+    path = open_segment(record.directory)
+    entries = read_lines(path)
+    entries[1], entries[2] = entries[2], entries[1]
+    write_lines(path, entries)
+    found = breaks(record.directory)
+    assert found[0] == "seq 3 (segments/000000000001.jsonl line 2): entry 2 is missing (deleted)"
+    assert "seq 2 comes after seq 3 (entries reordered or duplicated)" in found[1]
+
+
+def test_a_deleted_last_entry_is_found_with_an_anchor(record):
+    record.append(events(5))
+    anchor = (record.head_seq, record.head_hash)
+    path = open_segment(record.directory)
+    write_lines(path, read_lines(path)[:-1])
+    assert Verifier(record.directory).verify().intact  # a cut tail looks whole without an anchor
+    (found,) = breaks(record.directory, anchor=anchor)
+    assert "the anchored entry is gone" in found
+
+
+def test_a_rewritten_record_fails_an_earlier_anchor(record):
+    record.append(events(5))
+    anchor = (3, read_lines(open_segment(record.directory))[2]["hash"])
+    path = open_segment(record.directory)
+    entries = read_lines(path)
+    entries[0]["actor"] = "mallory"
+    previous = "0" * 64
+    for entry in entries:  # a forger with write access recomputes the whole chain
+        entry["prev"] = previous
+        entry["hash"] = previous = entry_hash(entry)
+    write_lines(path, entries)
+    assert Verifier(record.directory).verify().intact
+    (found,) = breaks(record.directory, anchor=anchor)
+    assert "rewritten after the anchor was taken" in found
+
+
+def test_an_unreadable_line_and_an_added_field_are_found(record):
+    record.append(events(3))
+    path = open_segment(record.directory)
+    lines = path.read_text().splitlines()
+    extra = json.loads(lines[2]) | {"note": "added"}
+    path.write_text(lines[0] + "\n{not json\n" + json.dumps(extra) + "\n")
+    found = breaks(record.directory)
+    assert "line 2): unreadable line" in found[0]
+    assert "fields note added or removed" in found[1]
+
+
+def test_an_unfinished_last_line_is_a_note_not_a_break(record):
+    record.append(events(3))
+    with open_segment(record.directory).open("ab") as stream:
+        stream.write(b'{"seq": 4, "id"')
+    report = Verifier(record.directory).verify()
+    assert report.intact
+    assert report.notes == ["segments/000000000001.jsonl ends with 15 bytes of an unfinished write"]
+
+
+# -- sealed segments (Parquet, checked by DuckDB) ----------------------------------------
+
+
+def rewrite_parquet(path: Path, change) -> None:
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    rows = change(rows)
+    pq.write_table(table.from_pylist(rows, schema=table.schema), path)
+
+
+def sealed_record(record, count=25):
+    record.append(events(count))
+    record.seal_pending()
+    return record.directory
+
+
+def test_an_altered_sealed_entry_is_found(record):
+    directory = sealed_record(record)
+
+    def alter(rows):
+        rows[4]["target"] = "bob/cohort-b"
+        return rows
+
+    rewrite_parquet(sealed_segment(directory, 1), alter)
+    assert breaks(directory) == [
+        "seq 15 (segments/000000000011.parquet row 5): "
+        "its hash does not match its content (entry altered)"
+    ]
+
+
+def test_a_deleted_sealed_entry_is_found(record):
+    directory = sealed_record(record)
+    rewrite_parquet(sealed_segment(directory, 0), lambda rows: rows[:3] + rows[4:])
+    found = breaks(directory)
+    assert found[0] == "seq 5 (segments/000000000001.parquet row 4): entry 4 is missing (deleted)"
+
+
+def test_reordered_sealed_entries_are_found(record):
+    directory = sealed_record(record)
+    rewrite_parquet(sealed_segment(directory, 0), lambda rows: [rows[1], rows[0], *rows[2:]])
+    assert breaks(directory) == [
+        "seq 2 (segments/000000000001.parquet): the segment starts at seq 2 but is named after "
+        "seq 1 (file renamed, or entries moved)",
+        "seq 2 (segments/000000000001.parquet start): entry 1 is missing (deleted)",
+        "seq 1 (segments/000000000001.parquet row 2): seq 1 comes after seq 2 "
+        "(entries reordered or duplicated)",
+        "seq 3 (segments/000000000001.parquet row 3): entry 2 is missing (deleted)",
+    ]
+
+
+def test_a_deleted_sealed_segment_is_found(record):
+    directory = sealed_record(record)
+    sealed_segment(directory, 1).unlink()
+    (found,) = breaks(directory)
+    assert found == (
+        "seq 21 (segments/000000000021.jsonl start): entries 11..20 are missing (deleted)"
+    )
+
+
+def test_a_deleted_first_segment_is_found(record):
+    directory = sealed_record(record)
+    sealed_segment(directory, 0).unlink()
+    (found,) = breaks(directory)
+    assert "entries 1..10 are missing" in found
+
+
+def test_a_sealed_segment_altered_after_a_check_is_checked_again(record):
+    directory = sealed_record(record)
+    verifier = Verifier(directory)
+    assert verifier.verify().intact
+
+    def alter(rows):
+        rows[0]["outcome"] = "refused"
+        return rows
+
+    rewrite_parquet(sealed_segment(directory, 0), alter)
+    assert not verifier.verify().intact
+
+
+@pytest.mark.parametrize("text", ["12", "x:" + "a" * 64, "12:abc", ""])
+def test_a_bad_anchor_says_how_to_write_one(text):
+    with pytest.raises(ValueError, match="must be SEQ:HASH"):
+        parse_anchor(text)

@@ -1,0 +1,92 @@
+"""The hosting team's journey in a real browser: onboard a project in the admin panel, then offboard."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from support.browser import person, shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+PROJECT = "heart-failure"
+
+
+def add_property(admin, key: str, value: str) -> None:
+    """Fill the admin panel's empty property row and commit it with Add Item."""
+    rows = admin.locator("input[type=text]:not(#username-input)")
+    rows.nth(rows.count() - 2).fill(key)
+    rows.nth(rows.count() - 1).fill(value)
+    admin.get_by_role("button", name="Add Item").click()
+
+
+def wait_for(check, timeout=60, step=0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(step)
+    raise TimeoutError(f"{check.__doc__ or check} did not happen within {timeout} s")
+
+
+def test_admin_onboards_a_project_a_member_uses_it_then_loses_it(stack, chromium):
+    member = person(chromium, stack.url, "researcher2")
+    expect(member.locator("#no-projects")).to_be_visible()
+
+    admin = person(chromium, stack.url, "admin")
+    expect(admin.get_by_role("link", name="Admin")).to_be_visible()
+    admin.goto("/hub/admin#/create-group")
+    admin.fill("#group-name", PROJECT)
+    admin.get_by_role("button", name="Create").click()
+    admin.get_by_text(PROJECT, exact=True).click()
+    admin.get_by_placeholder("Add by username").fill("researcher2")
+    admin.get_by_role("button", name="Add user").click()
+    add_property(admin, "plan", "public")
+    add_property(admin, "dataset", "demo-cohort")
+    add_property(admin, "description", "Heart failure cohort, 2022-2024")
+    shoot(admin, "admin-1-project-in-admin-panel")
+    admin.get_by_role("button", name="Apply").click()
+
+    def onboarded():
+        group = stack.api("GET", f"/groups/{PROJECT}").json()
+        return group["users"] == ["researcher2"] and group["properties"].get("dataset")
+
+    wait_for(onboarded)
+    assert stack.api("GET", f"/groups/{PROJECT}").json()["properties"] == {
+        "plan": "public",
+        "dataset": "demo-cohort",
+        "description": "Heart failure cohort, 2022-2024",
+    }
+
+    member.goto("/hub/home")
+    row = member.locator(f'tr[data-server-name="{PROJECT}"]')
+    expect(row).to_contain_text("Heart failure cohort")
+    shoot(member, "admin-2-member-sees-the-project")
+    row.get_by_role("button", name="start").click()
+    member.wait_for_url(f"**/user/researcher2/{PROJECT}/lab**", timeout=120_000)
+    # Researchers land in their own space, ~/work.
+    expect(member.locator(".jp-BreadCrumbs")).to_contain_text("work")
+    shoot(member, "admin-3-member-in-jupyterlab")
+
+    admin.goto("/hub/admin#/groups")
+    admin.get_by_text(PROJECT, exact=True).click()
+    admin.locator(".item.selected", has_text="researcher2").click()
+    admin.get_by_role("button", name="Apply").click()
+    removed_at = time.monotonic()
+
+    def stopped():
+        return PROJECT not in stack.api("GET", "/users/researcher2").json()["servers"]
+
+    wait_for(stopped, timeout=30)
+    print(f"the member's server stopped {time.monotonic() - removed_at:.1f} s after removal")
+
+    member.goto(f"/user/researcher2/{PROJECT}/lab")
+    expect(member.locator("#jp-main-dock-panel")).to_have_count(0)
+    member.goto("/hub/home")
+    expect(member.locator(f'tr[data-server-name="{PROJECT}"]')).to_have_count(0)
+    member.goto(f"/hub/spawn/researcher2/{PROJECT}")
+    expect(member.locator("body")).to_contain_text("not a member")
+    shoot(member, "admin-4-removed-member-refused")

@@ -1,0 +1,353 @@
+"""The data guard in a real container of the real image, through the real hub's proxy.
+
+A researcher (a hub user with her own API token) opens her project server and tries every
+route that hands file bytes to the browser. The project's dataset is mounted read-only at
+~/dataset and her own space at ~/work, as for any project. (A hostile ~/.jupyter cannot
+exist in a project server, whose home is read-only; tests/docker/test_image.py mounts one.)
+
+Events go to the hub's real audit endpoint (/hub/api/hds/audit/events) and are read back
+from the hub's audit record; an outage is a real one (the host firewall rejects the
+container's packets to the hub for a while).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import time
+from urllib.parse import urlencode
+
+import pytest
+import requests
+
+from jupyter_hds.networks import bridge_of
+from support import audit_record, docker_engine
+from support.hub import RealHub, make_dataset, make_project
+
+pytestmark = pytest.mark.docker
+
+USER, PROJECT = "alice", "cohort-a"
+BINARY = bytes(range(256)) * 16
+LOCKED_PLUGINS = [
+    "@jupyterlab/docmanager-extension:download",
+    "@jupyterlab/docmanager-extension:open-browser-tab",
+    "@jupyterlab/filebrowser-extension:download",
+    "@jupyterlab/filebrowser-extension:open-browser-tab",
+    "@jupyterlab/notebook-extension:export",
+    "@jupyterlab/apputils-extension:print",
+    "@jupyterlab/pluginmanager-extension:plugin",
+    "@jupyterlab/extensionmanager-extension:plugin",
+]
+NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+DOWNLOAD, EXPORT, RAW = "Downloads are disabled", "Exporting notebooks", "as raw bytes"
+API, PARQUET, CSV = "/api/contents", "dataset/patients.parquet", "dataset/patients.csv"
+
+# Same shape as tests/extension/test_routes.py, through the proxy to the real container.
+# (case_id, request: (method, path, query, JSON body), expected: (status, words, event))
+CASES = [
+    ("files-get", ("GET", "files/work/analysis.ipynb", {}, None),
+     (403, DOWNLOAD, ("download.blocked", "work/analysis.ipynb", "refused", "/files"))),
+    ("files-download", ("GET", f"files/{CSV}", {"download": "1"}, None),
+     (403, DOWNLOAD, ("download.blocked", CSV, "refused", "/files"))),
+    ("files-head", ("HEAD", f"files/{PARQUET}", {}, None),
+     (403, "", ("download.blocked", PARQUET, "refused", "/files"))),
+    ("view-get", ("GET", "view/work/report.html", {}, None),
+     (403, DOWNLOAD, ("download.blocked", "work/report.html", "refused", "/view"))),
+    ("nbconvert-get", ("GET", "nbconvert/html/work/analysis.ipynb", {"download": "true"}, None),
+     (403, EXPORT, ("export.blocked", "work/analysis.ipynb", "refused", "/nbconvert"))),
+    ("nbconvert-post", ("POST", "nbconvert/html", {}, {"name": "x.ipynb", "content": NOTEBOOK}),
+     (403, EXPORT, ("export.blocked", None, "refused", "/nbconvert"))),
+    ("contents-base64-dataset", ("GET", f"api/contents/{PARQUET}", {"format": "base64"}, None),
+     (403, RAW, ("dataset.read.blocked", PARQUET, "refused", API))),
+    ("contents-no-format-binary-dataset", ("GET", f"api/contents/{PARQUET}", {}, None),
+     (403, RAW, ("dataset.read.blocked", PARQUET, "refused", API))),
+    ("contents-base64-link-into-dataset",
+     ("GET", "api/contents/work/link.parquet", {"format": "base64"}, None),
+     (403, RAW, ("dataset.read.blocked", "work/link.parquet", "refused", API))),
+    ("contents-copy-out-of-dataset", ("POST", "api/contents/work", {}, {"copy_from": CSV}),
+     (403, "cannot be copied", ("dataset.copy.blocked", CSV, "refused", API))),
+    ("contents-move-out-of-dataset",
+     ("PATCH", f"api/contents/{CSV}", {}, {"path": "work/patients.csv"}),
+     (403, "cannot be moved", ("dataset.move.blocked", CSV, "refused", API))),
+    ("contents-text-dataset", ("GET", f"api/contents/{CSV}", {"format": "text"}, None),
+     (200, "pseudo_id", ("dataset.read", CSV, "allowed", API))),
+    ("contents-list-dataset", ("GET", "api/contents/dataset", {}, None),
+     (200, "patients.parquet", None)),
+    ("contents-base64-work", ("GET", "api/contents/work/plot.png", {"format": "base64"}, None),
+     (200, "base64", None)),
+    ("contents-copy-in-work", ("POST", "api/contents/work", {}, {"copy_from": "work/plot.png"}),
+     (201, "plot-Copy1.png", None)),
+]  # fmt: skip
+
+MEASURED: list[str] = []
+
+
+def write_project_folders(hub: RealHub) -> None:
+    """The project's dataset and the researcher's own space, as the hub will mount them."""
+    dataset = make_dataset(hub, "cohort-data", {
+        "patients.csv": b"pseudo_id,sex,age_band\na1b2,F,40-44\n",
+        "patients.parquet": b"PAR1" + BINARY,
+    })  # fmt: skip
+    work = hub.state_dir / "projects" / PROJECT / "users" / USER
+    work.mkdir(parents=True)
+    (work / "analysis.ipynb").write_text(json.dumps(NOTEBOOK))
+    (work / "report.html").write_text("<h1>Report</h1>")
+    (work / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + BINARY)
+    (work / "link.parquet").symlink_to("../dataset/patients.parquet")
+    for path in [work, *work.iterdir()]:
+        os.lchown(path, 1000, 1000)
+    assert dataset.is_dir()
+
+
+def wait_until(check, timeout: float = 30):
+    """Poll `check()` until it returns something truthy (returned) or time runs out (last value)."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return value
+
+
+class Server:
+    """The researcher's server: requests as her, and what the guard recorded."""
+
+    def __init__(self, hub: RealHub, token: str, container):
+        self.hub, self.token, self.container = hub, token, container
+        self.prefix = f"{hub.url}/user/{USER}/{PROJECT}/"
+
+    def request(self, method, path, query=None, body=None, **kwargs) -> requests.Response:
+        if body is not None:
+            kwargs["json"] = body
+        return requests.request(
+            method, self.prefix + path, params=query or {}, timeout=30, allow_redirects=False,
+            headers={"Authorization": f"token {self.token}"}, **kwargs,
+        )  # fmt: skip
+
+    def logged_events(self) -> list[dict]:
+        """The JSON event lines in the container's log."""
+        lines = self.container.logs(stdout=False, stderr=True).decode().splitlines()
+        return [json.loads(line) for line in lines if line.startswith('{"action": ')]
+
+    def hub_events(self) -> list[tuple[str, dict]]:
+        """(server owner, event) for what the hub's audit record holds from this server."""
+        recorded = audit_record.entries(self.hub, project=PROJECT)
+        return [
+            (entry["reported_by"].split(":", 1)[1].split("/")[0], entry)
+            for entry in recorded
+            if entry["reported_by"].startswith("server:")
+        ]
+
+    def delivered(self, event_id: str) -> list[str]:
+        """Owners of the servers whose token the event with `event_id` reached the hub with."""
+        return [owner for owner, e in self.hub_events() if e["id"] == event_id]
+
+    @contextlib.contextmanager
+    def hub_unreachable(self):
+        """A real outage: the host firewall rejects this container's packets to the hub."""
+        network = self.container.attrs["HostConfig"]["NetworkMode"]
+        bridge = bridge_of(self.container.client.api.inspect_network(network))
+        rule = ["-i", bridge, "-p", "tcp", "--dport", str(self.hub.hub_port), "-j", "REJECT",
+                "--reject-with", "tcp-reset"]  # fmt: skip
+        subprocess.run(["iptables", "-w", "-I", "HDS-INPUT", "1", *rule], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["iptables", "-w", "-D", "HDS-INPUT", *rule], check=True)
+
+    def exec(self, script: str) -> tuple[int, str]:
+        code, output = self.container.exec_run(["python", "-c", script], user="1000:1000")
+        return code, output.decode()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, docker_client, request):
+    root = tmp_path_factory.mktemp("data-guard")
+    hub = RealHub(root / "hub")
+    (root / "hub").mkdir()
+    hub.start()
+    try:
+        write_project_folders(hub)
+        make_project(hub, PROJECT, [USER], dataset="cohort-data")
+        token = hub.api("POST", f"/users/{USER}/tokens", json={"note": "data guard test"})
+        assert token.status_code == 201, token.text
+        started = hub.api("POST", f"/users/{USER}/servers/{PROJECT}")
+        assert started.status_code in (201, 202), started.text
+        hub.wait_for_server(USER, PROJECT)
+        prefix = f"{docker_engine.RUN_PREFIX}-{USER}--{PROJECT}"
+        [container] = docker_client.containers.list(filters={"name": prefix})
+        yield Server(hub, token.json()["token"], container)
+    finally:
+        if MEASURED:
+            capture = request.config.pluginmanager.get_plugin("capturemanager")
+            with capture.global_and_fixture_disabled():
+                print("\nData guard, measured against the real container:")
+                print("| method | request | status | event |", *MEASURED, sep="\n")
+        hub.api("DELETE", f"/users/{USER}/servers/{PROJECT}")
+        hub.stop()
+
+
+@pytest.mark.parametrize(("case_id", "request_", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_route_through_the_proxy(case_id, request_, expected, server):
+    method, path, query, body = request_
+    status, words, event = expected
+    before = len(server.logged_events())
+
+    response = server.request(method, path, query, body)
+
+    if event:
+        wait_until(lambda: len(server.logged_events()) > before, timeout=10)
+    new = server.logged_events()[before:]
+    seen = f"{new[0]['action']} {new[0]['outcome']}" if new else "no event"
+    shown = f"/{path}" + (f"?{urlencode(query)}" if query else "")
+    sent_body = (
+        f" `{json.dumps(body)}`" if body and "copy_from" in body or method == "PATCH" else ""
+    )
+    MEASURED.append(f"| {method} | `{shown}`{sent_body} | {response.status_code} | {seen} |")
+    assert response.status_code == status, response.text[:500]
+    assert words in response.text
+    if event is None:
+        assert new == []
+        return
+    action, target, outcome, route = event
+    [sent] = new
+    assert (sent["action"], sent["target"], sent["outcome"]) == (action, target, outcome)
+    assert (sent["actor"], sent["project"]) == (USER, PROJECT)
+    assert sent["details"]["route"] == route
+    assert sent["details"]["method"] == method
+    assert sent["source"] == "127.0.0.1", "the browser's address, from the proxy's X-Forwarded-For"
+    owners = wait_until(lambda: server.delivered(sent["id"]))
+    assert owners == [USER], "the event reached the hub, sent with the server's own token"
+    [recorded] = [e for _, e in server.hub_events() if e["id"] == sent["id"]]
+    for field in ("action", "actor", "project", "target", "outcome", "source", "details"):
+        assert recorded[field] == sent[field], field
+
+
+def test_reading_the_dataset_in_code_is_allowed(server):
+    code, output = server.exec("print(open('/home/jovyan/dataset/patients.csv').read())")
+    assert code == 0 and "pseudo_id" in output
+
+
+def test_the_dataset_is_read_only_in_the_container(server):
+    code, output = server.exec("open('/home/jovyan/dataset/new.csv', 'w')")
+    assert code != 0 and "Read-only file system" in output
+
+
+HOSTILE_LABCONFIG = f"""
+import json, os
+plugins = {LOCKED_PLUGINS!r}
+for folder in ("/home/jovyan/.local/etc/jupyter/labconfig", "/tmp/jupyter/labconfig"):
+    os.makedirs(folder, exist_ok=True)
+    with open(folder + "/page_config.json", "w") as f:
+        json.dump({{"disabledExtensions": dict.fromkeys(plugins, False),
+                   "lockedExtensions": dict.fromkeys(plugins, False)}}, f)
+"""
+
+
+def test_jupyterlab_keeps_its_exits_locked_despite_a_user_config(server):
+    # The only places user code can write in $HOME are ~/.local (a tmpfs) and ~/work; try both
+    # the user-site config folder and /tmp while the server runs.
+    code, output = server.exec(HOSTILE_LABCONFIG)
+    assert code == 0, output
+    page = server.request("GET", "lab")
+    assert page.status_code == 200, page.text[:300]
+    match = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                      page.text, re.S)  # fmt: skip
+    config = json.loads(match.group(1))
+    for plugin in LOCKED_PLUGINS:
+        assert plugin in config["disabledExtensions"], plugin
+        assert plugin in config["lockedExtensions"], plugin
+    assert config["extensionManager"]["can_install"] is False
+
+
+def test_the_plugin_manager_api_refuses_to_reenable_a_plugin(server):
+    assert server.request("GET", "lab/api/plugins").json()["allLocked"] is True
+    enable = {"cmd": "enable", "plugin_name": "@jupyterlab/docmanager-extension:download"}
+    response = server.request("POST", "lab/api/plugins", body=enable)
+    assert response.status_code == 500
+    assert "locked" in response.text
+
+
+def test_home_cannot_receive_a_user_config(server):
+    response = server.request("PUT", "api/contents/jupyter_server_config.json",
+                              body={"type": "file", "format": "text", "content": "{}"})  # fmt: skip
+    assert response.status_code >= 400
+    code, output = server.exec("import os; os.makedirs('/home/jovyan/.config/jupyter')")
+    assert code != 0 and ("Read-only file system" in output or "Permission denied" in output)
+
+
+FIND_SERVER = """
+import ctypes, json, os
+def cmdline(pid):
+    try:
+        return open(f'/proc/{pid}/cmdline', 'rb').read()
+    except OSError:
+        return b''
+pid = next(p for p in os.listdir('/proc') if p.isdigit() and b'jupyterhub-singleuser'
+           in cmdline(p) and b'docker-init' not in cmdline(p))
+"""
+
+
+def test_user_code_cannot_trace_the_server_to_switch_the_guard_off(server):
+    code, output = server.exec(
+        FIND_SERVER
+        + """
+libc = ctypes.CDLL(None, use_errno=True)
+attach = libc.ptrace(16, int(pid), 0, 0)  # PTRACE_ATTACH
+errno = ctypes.get_errno()
+if attach == 0:
+    libc.ptrace(17, int(pid), 0, 0)  # PTRACE_DETACH: never leave the server stopped
+try:
+    open(f'/proc/{pid}/mem', 'rb'); mem = 'opened'
+except PermissionError:
+    mem = 'denied'
+try:
+    open(f'/proc/{pid}/environ', 'rb').read(); environ = 'read'
+except PermissionError:
+    environ = 'denied'
+print(json.dumps({'attach': attach, 'errno': errno, 'mem': mem, 'environ': environ}))
+"""
+    )
+    assert code == 0, output
+    result = json.loads(output.strip().splitlines()[-1])
+    assert result == {"attach": -1, "errno": 1, "mem": "denied", "environ": "denied"}
+
+
+def test_control_an_ordinary_process_of_the_same_user_can_be_traced(server):
+    """Shows the check above can fail: without the guard's hardening, the same probe works."""
+    code, output = server.exec("""
+import ctypes, json, os, subprocess, time
+child = subprocess.Popen(['sleep', '30'])
+time.sleep(0.2)
+environ = len(open(f'/proc/{child.pid}/environ', 'rb').read()) > 0
+child.kill()
+print(json.dumps({'environ': environ}))
+""")
+    assert code == 0, output
+    assert json.loads(output.strip().splitlines()[-1]) == {"environ": True}
+
+
+def test_events_wait_in_the_spool_while_the_hub_is_unavailable_then_replay_in_order(server):
+    with server.hub_unreachable():
+        for name in ("first.csv", "second.csv", "third.csv"):
+            assert server.request("GET", f"files/work/{name}").status_code == 403
+        spooled = wait_until(lambda: len(spool_targets(server)) >= 3 and spool_targets(server))
+        assert spooled == ["work/first.csv", "work/second.csv", "work/third.csv"]
+    # The server retries with growing pauses (at most a minute); the first pauses are short.
+    expected = ["work/first.csv", "work/second.csv", "work/third.csv"]
+    wait_until(lambda: [e["target"] for _, e in server.hub_events()][-3:] == expected, 90)
+    assert [e["target"] for _, e in server.hub_events()][-3:] == expected
+    assert wait_until(lambda: spool_targets(server) == [], 10) is True
+
+
+def spool_targets(server: Server) -> list[str]:
+    code, output = server.exec("""
+import json, os
+path = '/tmp/hds-data-guard/events.jsonl'
+lines = open(path).read().splitlines() if os.path.exists(path) else []
+print(json.dumps([json.loads(line)['target'] for line in lines]))
+""")
+    assert code == 0, output
+    return json.loads(output.strip().splitlines()[-1])

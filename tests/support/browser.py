@@ -1,0 +1,73 @@
+"""Debian's chromium driven by Playwright, with people logging in through the demo provider's page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from .hub import ROOT
+from .oidc import PASSWORDS
+
+CHROMIUM = "/usr/bin/chromium"
+# Without these, chromium keeps trying to reach Google's services, which this network refuses.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(os.environ.get("HDS_SCREENSHOTS") or ROOT / "build" / "screenshots")
+TIMEOUT_MS = 60_000
+# Contexts opened by person(): a failing browser test's report gets a screenshot of each page.
+CONTEXTS: list = []
+
+
+def person(browser: Browser, hub_url: str, username: str) -> Page:
+    """A fresh browser context for `username`, logged in through the provider's own login page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=hub_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    CONTEXTS.append(context)
+    page = context.new_page()
+    page.goto("/hub/login")
+    page.get_by_role("button", name="Sign in with").or_(
+        page.get_by_text("Sign in with")
+    ).first.click()
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORDS[username])
+    page.locator("button[type=submit], input[type=submit]").first.click()
+    page.wait_for_url("**/hub/home")
+    expect(page.locator("nav")).to_contain_text(username)
+    return page
+
+
+def shoot(page: Page, name: str) -> Path:
+    """Save a screenshot as `<name>.png` (docs/screenshots/ under `make screenshots`)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def screenshot_failure(test_name: str) -> list[Path]:
+    """Screenshots of every open page, for a failed test; the contexts are closed after."""
+    folder = ROOT / "build" / "failed-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = []
+    for number, context in enumerate(CONTEXTS):
+        for index, page in enumerate(context.pages):
+            path = folder / f"{test_name}-{number}-{index}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+                taken.append(path)
+            except Exception:  # noqa: S112 (a closed page has nothing to show)
+                continue
+    return taken
+
+
+def close_contexts() -> None:
+    while CONTEXTS:
+        CONTEXTS.pop().close()
