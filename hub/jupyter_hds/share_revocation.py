@@ -12,6 +12,8 @@ The listener is registered on SQLAlchemy's Session class when this module is imp
 
 from __future__ import annotations
 
+import asyncio
+
 from jupyterhub import orm
 from sqlalchemy import event
 from sqlalchemy.orm import Session, attributes
@@ -90,7 +92,20 @@ def before_flush(session: Session, flush_context, instances) -> None:
 
 
 def after_commit(session: Session) -> None:
-    for owner, server, recipient, reason in session.info.pop(PENDING, []):
+    """Emit the revocations once committed, outside the commit: listeners may use the database."""
+    pending = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        emit_revocations(pending)
+    else:
+        loop.call_soon(emit_revocations, pending)
+
+
+def emit_revocations(pending: list) -> None:
+    for owner, server, recipient, reason in pending:
         events.emit(
             "share.revoked",
             actor="service:jupyterhub",

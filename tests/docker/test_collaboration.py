@@ -14,11 +14,11 @@ import pytest
 import requests
 from tornado.httpclient import HTTPClientError
 
+from support import audit_record
 from support.collaboration import (
     NotebookClient,
     Person,
     connect,
-    hub_events,
     loopback_subdomains,
     server_origin,
     server_url,
@@ -164,10 +164,16 @@ async def test_members_co_edit_one_notebook_live(hub, people, notebook, docker_c
     assert {("alice", notebook), ("carol", notebook)} <= joined
     assert any(e["action"] == "collaboration.guest.admitted" and e["actor"] == "carol"
                for e in events)  # fmt: skip
-    granted = [e for e in hub_events(hub) if e["action"] == "share.granted"]
-    assert [(e["actor"], e["target"], e["details"]["user"]) for e in granted] == [
-        ("alice", "alice/alpha", "carol")
-    ]
+    # The hub's audit record: alice shared her server with carol, carol entered it.
+    audit_record.wait_for(
+        hub, action="share.granted",
+        where=lambda e: (e["actor"], e["target"], e["details"].get("user"))
+        == ("alice", "alice/alpha", "carol"),
+    )  # fmt: skip
+    audit_record.wait_for(
+        hub, action="server.open", where=lambda e: (e["actor"], e["target"], e["outcome"])
+        == ("carol", "alice/alpha", "succeeded"),
+    )  # fmt: skip
 
 
 # --- outsiders -------------------------------------------------------------------------
@@ -179,6 +185,9 @@ async def test_outsider_is_refused_at_every_step(hub, people, notebook, visitor)
     # 1. The owner cannot invite them, through the page or the API.
     status, said = alice.sharing("share", "alpha", visitor)
     assert status == 403 and f"{visitor} is not a member of project alpha" in said
+    audit_record.wait_for(
+        hub, action="share.refused", where=lambda e: e["details"].get("user") == visitor
+    )
     response = alice.hub_api("POST", "/hds/shares/alice/alpha", json={"user": visitor})
     assert response.status_code == 403 and response.json()["reason"] == "not-member"
     # 2. They cannot invite themselves.
@@ -195,6 +204,10 @@ async def test_outsider_is_refused_at_every_step(hub, people, notebook, visitor)
     # 4. The server's URL does not let them in.
     page = outsider.open_server("alice", "alpha")
     assert page.status_code == 403, page.url
+    audit_record.wait_for(
+        hub, action="server.open", where=lambda e: (e["actor"], e["target"], e["outcome"])
+        == (visitor, "alice/alpha", "refused"),
+    )  # fmt: skip
     listing = outsider.server_api("alice", "alpha", "GET", "contents/dataset")
     assert listing.status_code in (302, 403) and "cohort.csv" not in listing.text
     # 5. Nor do the websockets, with their cookies or with their own API token.
@@ -301,9 +314,11 @@ async def test_removed_member_loses_access_at_once(hub, people, notebook, docker
           f"{http_s:.1f} s after her removal from alpha")  # fmt: skip
     assert client.close_code == 1008
     assert carol.open_server("alice", "alpha").status_code == 403
-    revoked = [e for e in hub_events(hub) if e["action"] == "share.revoked"]
-    assert any(e["details"].get("user") == "carol" and "no longer a member" in
-               e["details"]["reason"] for e in revoked)  # fmt: skip
+    audit_record.wait_for(
+        hub, action="share.revoked",
+        where=lambda e: e["details"].get("user") == "carol"
+        and "no longer a member" in e["details"]["reason"],
+    )  # fmt: skip
     cut = [e for e in container_events(docker_client, "alice", "alpha")
            if e["action"] == "collaboration.guest.cut_off"]  # fmt: skip
     assert {e["actor"] for e in cut} >= {"carol", "dave"}

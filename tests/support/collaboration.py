@@ -55,28 +55,12 @@ def subdomain_hub(state_dir: Path, extra_config: str = "") -> RealHub:
     """A RealHub whose user servers run on `<user>.hub.localhost` subdomains, dummy logins."""
     hub = RealHub(state_dir)
     hub.public = f"http://hub.localhost:{hub.port}"
-    hub.events_path = state_dir / "events.jsonl"
     hub.extra_config = f"""
-import json
-from jupyter_hds import events
-
-def _record(event):
-    with open({str(hub.events_path)!r}, "a") as out:
-        out.write(json.dumps(event.to_dict()) + "\\n")
-
-events.subscribe(_record)
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.subdomain_host = "{hub.public}"
 {extra_config}
 """
     return hub
-
-
-def hub_events(hub: RealHub) -> list[dict]:
-    """Every jupyter_hds event the hub emitted so far."""
-    if not hub.events_path.exists():
-        return []
-    return [json.loads(line) for line in hub.events_path.read_text().splitlines() if line]
 
 
 def server_origin(hub: RealHub, owner: str) -> str:

@@ -82,7 +82,7 @@ class CollaborationGuardApp(ExtensionApp):
                 return user
             reason = await watch.admit(handler, hub_user)
             if reason:
-                raise HTTPError(403, f"{user.username} may not use this server: {reason}")
+                return refuse(handler, f"{user.username} may not use this server: {reason}")
             return user
 
         provider.get_user = get_user
@@ -133,3 +133,18 @@ class CollaborationGuardApp(ExtensionApp):
             "details": {"owner": self.owner, **details},
         }
         event_logger().info(json.dumps(event, sort_keys=True))
+
+
+def refuse(handler, message: str) -> None:
+    """No user for this request, answered 403 with `message` (as JupyterHub refuses a user).
+
+    Raising from get_user would break Jupyter's error page, which asks for the current user;
+    instead the request has no user, and the login redirect that follows becomes the 403.
+    """
+
+    def forbidden(*args, **kwargs):
+        raise HTTPError(403, message)
+
+    handler.redirect = forbidden
+    handler._jupyterhub_user = None
+    return None
