@@ -20,6 +20,7 @@ from support.collaboration import (
     Person,
     connect,
     loopback_subdomains,
+    room_url,
     server_origin,
     server_url,
     subdomain_hub,
@@ -243,6 +244,37 @@ async def test_document_sockets_refuse_pages_of_other_origins(hub, people, noteb
 def alice_shares_with(people, member: str) -> bool:
     status, _ = people["alice"].sharing("share", "alpha", member)
     return status == 200
+
+
+# --- the dataset through collaboration rooms -------------------------------------------
+
+
+async def test_dataset_opens_as_text_only_and_each_opening_names_the_reader(hub, people, notebook):
+    carol = people["carol"]
+    assert alice_shares_with(people, "carol")
+    assert carol.open_server("alice", "alpha").status_code == 200
+    origin = server_origin(hub, "alice")
+    # Raw bytes of a dataset file through a room (the contents API refuses them too): refused.
+    raw = room_url(carol, "alice", "alpha", "dataset/cohort.csv", "base64", "file")
+    with pytest.raises(HTTPClientError) as refused:
+        await connect(carol, raw, origin)
+    assert refused.value.code == 403
+    # As text, as the data guard allows: it opens, and the audit record names carol.
+    text = await NotebookClient.open(carol, "alice", "alpha", "dataset/cohort.csv",
+                                     file_format="text", file_type="file")  # fmt: skip
+    assert text.text() == "id,age\n1,40\n"
+    text.close()
+    for action, outcome in (("dataset.read.blocked", "refused"), ("dataset.read", "allowed")):
+        audit_record.wait_for(
+            hub, action=action,
+            where=lambda e, outcome=outcome: (e["actor"], e["target"], e["outcome"])
+            == ("carol", "dataset/cohort.csv", outcome),
+        )  # fmt: skip
+    # Raw bytes of any file, not only the dataset's: collaboration rooms hold text only.
+    raw = room_url(carol, "alice", "alpha", "work/analysis.ipynb", "base64", "file")
+    with pytest.raises(HTTPClientError) as refused:
+        await connect(carol, raw, origin)
+    assert refused.value.code == 403
 
 
 # --- losing access ---------------------------------------------------------------------

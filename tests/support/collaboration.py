@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import requests
-from jupyter_ydoc import YNotebook
+from jupyter_ydoc import YFile, YNotebook
 from pycrdt import (
     Doc,
     YMessageType,
@@ -190,10 +190,10 @@ async def wait_for(condition: Callable[[], object], timeout: float, what: str) -
 class NotebookClient:
     """One collaborator's view of a notebook over jupyter-collaboration's Y websocket."""
 
-    def __init__(self, connection: WebSocketClientConnection):
+    def __init__(self, connection: WebSocketClientConnection, file_type: str = "notebook"):
         self.connection = connection
         self.doc = Doc()
-        self.notebook = YNotebook(self.doc)
+        self.notebook = YNotebook(self.doc) if file_type == "notebook" else YFile(self.doc)
         self.close_code: int | None = None
         self.closed = asyncio.Event()
         self.synced = asyncio.Event()
@@ -203,20 +203,20 @@ class NotebookClient:
 
     @classmethod
     async def open(
-        cls, person: Person, owner: str, project: str, path: str, origin: str | None = None
+        cls,
+        person: Person,
+        owner: str,
+        project: str,
+        path: str,
+        origin: str | None = None,
+        file_format: str = "json",
+        file_type: str = "notebook",
     ) -> NotebookClient:
-        session = person.server_api(
-            owner, project, "PUT", f"collaboration/session/{path}",
-            data=json.dumps({"format": "json", "type": "notebook"}),
-        )  # fmt: skip
-        assert session.status_code in (200, 201), session.text
-        room = session.json()
-        url = server_url(
-            person.hub, owner, project,
-            f"api/collaboration/room/json:notebook:{room['fileId']}?sessionId={room['sessionId']}",
-        ).replace("http://", "ws://")  # fmt: skip
+        """Join the room of `path` (a notebook by default; `file_format="text"`,
+        `file_type="file"` for a text file) the way JupyterLab does."""
+        url = room_url(person, owner, project, path, file_format, file_type)
         connection = await connect(person, url, origin or server_origin(person.hub, owner))
-        client = cls(connection)
+        client = cls(connection, file_type)
         await asyncio.wait_for(client.synced.wait(), 30)
         return client
 
@@ -238,6 +238,10 @@ class NotebookClient:
                 if message[1] == 1:  # SYNC_STEP2: the server sent its whole document
                     self.synced.set()
 
+    def text(self) -> str:
+        """A text file's content."""
+        return self.notebook.source
+
     def source(self, index: int) -> str:
         return str(self.notebook.ycells[index]["source"])
 
@@ -248,6 +252,21 @@ class NotebookClient:
     def close(self) -> None:
         self._reader.cancel()
         self.connection.close()
+
+
+def room_url(person: Person, owner, project, path, file_format: str, file_type: str) -> str:
+    """Ask `owner`'s server for the document session of `path`; return its room's ws:// URL."""
+    session = person.server_api(
+        owner, project, "PUT", f"collaboration/session/{path}",
+        data=json.dumps({"format": file_format, "type": file_type}),
+    )  # fmt: skip
+    assert session.status_code in (200, 201), session.text
+    room = session.json()
+    return server_url(
+        person.hub, owner, project,
+        f"api/collaboration/room/{file_format}:{file_type}:{room['fileId']}"
+        f"?sessionId={room['sessionId']}",
+    ).replace("http://", "ws://")  # fmt: skip
 
 
 async def connect(person: Person, url: str, origin: str) -> WebSocketClientConnection:

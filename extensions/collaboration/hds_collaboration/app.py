@@ -18,6 +18,7 @@ from traitlets import Float, Unicode, default
 from .guests import GuestWatch
 from .origin import same_origin_collaboration
 from .record import event_logger
+from .rooms import guard_rooms
 
 AWARENESS_SCHEMA = "https://schema.jupyter.org/jupyter_collaboration/awareness/v1"
 
@@ -54,6 +55,7 @@ class CollaborationGuardApp(ExtensionApp):
 
     def initialize_settings(self):
         same_origin_collaboration()
+        guard_rooms(self.record)
         hub_auth = getattr(self.serverapp.identity_provider, "hub_auth", None)
         if hub_auth is None or not self.owner:
             self.log.warning("hds_collaboration: not under JupyterHub; guests are not checked")
