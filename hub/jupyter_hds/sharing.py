@@ -119,6 +119,10 @@ class SharingPolicy(LoggingConfigurable):
                 400,
             )
 
+    def check_hub(self, subdomain_host: str) -> None:
+        """Raise ShareRefused when this hub does not allow sharing at all."""
+        self._check_hub(subdomain_host)
+
     def _check_hub(self, subdomain_host: str) -> None:
         if not self.enabled:
             raise ShareRefused("disabled", "Sharing is turned off on this hub.")

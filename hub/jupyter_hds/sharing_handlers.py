@@ -238,12 +238,19 @@ class SharingPageHandler(SharingMixin, BaseHandler):
         await self._render(message=message, error=error)
 
     async def _render(self, message: str = "", error: str = ""):
+        try:
+            policy = SharingPolicy(config=self.settings["config"])
+            policy.check_hub(self.settings.get("subdomain_host") or "")
+            unavailable = ""
+        except ShareRefused as refused:
+            unavailable = str(refused)
         html = await self.render_template(
             "sharing.html",
             projects=self._project_rows(),
             shared_with_me=self.shared_with_me(),
             message=message,
             error=error,
+            unavailable=unavailable,
         )
         self.finish(html)
 

@@ -182,6 +182,14 @@ async def test_sharing_refused_without_origin_isolation(hub):
         response = await share(hub, "sh-pat", "sh-pat", "sh-iota", user="sh-quin")
     assert response.status_code == 403
     assert "c.JupyterHub.subdomain_host" in response.json()["message"]
+    cookies = await hub.login_user("sh-pat")
+    with mock.patch.dict(hub.tornado_settings, {"subdomain_host": ""}):
+        page = await get_page("hds/sharing", hub, cookies=cookies)
+    hub.config.SharingPolicy.require_origin_isolation = False
+    assert (
+        'id="sharing-unavailable"' in page.text
+        and "button" not in page.text.split('id="sharing"')[1].split("Shared with you")[0]
+    )
 
 
 async def test_sharing_page_lists_members_and_shared_servers(hub):
