@@ -10,7 +10,7 @@ from pathlib import Path
 
 import hds_quota
 from hds_quota.hub_settings import QuotaSettingsHandler
-from jupyter_hds import home
+from jupyter_hds import home, sharing_handlers
 from jupyter_hds.audit.handlers import AuditEventsHandler
 from jupyter_hds.audit.hub import HubEvents
 from jupyter_hds.audit.requestlog import audit_request_log
@@ -61,7 +61,11 @@ audit_dir = state / "audit"
 c.AuditRecord.directory = str(audit_dir)
 c.JupyterHub.tornado_settings = {"log_function": audit_request_log}
 c.EventLogger.handlers = [HubEvents()]
-c.JupyterHub.extra_handlers = [(r"/api/hds/audit/events", AuditEventsHandler)]
+# The hub's HDS endpoints: audit events from user servers, and sharing (below).
+c.JupyterHub.extra_handlers = [
+    (r"/api/hds/audit/events", AuditEventsHandler),
+    *sharing_handlers.HANDLERS,
+]
 c.JupyterHub.custom_scopes = {
     "custom:audit:read": {"description": "Read, filter and export the audit record."},
 }
@@ -176,5 +180,12 @@ c.JupyterHub.services += [
         "info": {"description": "Usage and invoices per project and month (hosting team)"},
     },
 ]  # fmt: skip
+
+# Sharing (docs/collaboration.md): members let members of the same project into their server
+# to co-edit live. Nobody holds JupyterHub's `shares` scope (share codes would let any
+# logged-in user in); the HDS endpoints (extra_handlers, above) grant shares after the
+# project policy says yes.
+# Sharing needs user servers on their own subdomains: set c.JupyterHub.subdomain_host.
+c.SharingPolicy.require_origin_isolation = True
 
 load_fragments(c)

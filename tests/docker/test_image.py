@@ -27,6 +27,10 @@ LOCKED_PLUGINS = [
 # review it against docs/data-guard.md before adding it here.
 SERVER_EXTENSIONS = {
     "hds_data_guard",
+    # Co-editing (docs/collaboration.md): its rooms follow the data guard's rules.
+    "hds_collaboration",
+    "jupyter_server_fileid",
+    "jupyter_server_ydoc",
     "jupyter_lsp",
     "jupyter_server_terminals",
     "jupyterlab",
@@ -128,8 +132,9 @@ def test_no_proxy_or_file_server_extension_is_installed(docker_client):
         docker_client,
         """
         import importlib.util, json
-        names = ["jupyter_server_proxy", "jupyter_collaboration", "jupyter_server_fileid",
-                 "voila", "nbclassic", "notebook"]
+        # jupyter-collaboration is shipped: hds_collaboration holds its rooms to the data
+        # guard's rules (tests/docker/test_collaboration.py).
+        names = ["jupyter_server_proxy", "voila", "nbclassic", "notebook"]
         print(json.dumps([n for n in names if importlib.util.find_spec(n)]))
         """,
     )

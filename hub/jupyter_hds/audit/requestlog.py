@@ -62,7 +62,8 @@ ROUTES: list[tuple[set[str], re.Pattern[str], str]] = [
         ("POST", r"api/shutdown", "hub.shutdown"),
         ("POST", r"accept-share", "share.accept"),
         ("GET POST", rf"spawn(?:/{USER}(?:/{SERVER})?)?", "server.start"),
-        ("GET", r"api/oauth2/authorize", "open"),
+        # GET lets an owner straight in; a guest of a shared server confirms with a POST.
+        ("GET POST", r"api/oauth2/authorize", "open"),
     ]
 ]
 # Mutating requests that are not changes an auditor needs, or are recorded elsewhere.
