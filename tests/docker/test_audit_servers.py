@@ -122,7 +122,10 @@ def test_server_starts_are_recorded(servers):
 def test_a_server_reports_with_its_own_token(servers, docker_client):
     events = [report(), report(action="dataset.read", outcome="allowed")]
     answer = send(docker_client, "alice", "cohort-a", events)
-    assert answer == {"status": 200, "body": {"accepted": [e["id"] for e in events]}}
+    assert answer == {
+        "status": 200,
+        "body": {"accepted": [e["id"] for e in events], "refused": []},
+    }
     again = send(docker_client, "alice", "cohort-a", events)  # a replay after a lost answer
     assert again["status"] == 200
     ids = {e["id"] for e in events}
@@ -157,6 +160,25 @@ def test_another_servers_token_is_refused(servers, docker_client):
     assert not [
         e for e in entries(servers, project="cohort-a") if e["reported_by"] == "server:bob/cohort-b"
     ]
+
+
+def test_a_batch_is_judged_event_by_event(servers, docker_client):
+    good, false_claim = report(), report(actor="mallory")
+    answer = send(docker_client, "alice", "cohort-a", [good, false_claim])
+    assert answer["status"] == 200
+    assert answer["body"]["accepted"] == [good["id"]]
+    [refused] = answer["body"]["refused"]
+    assert (refused["id"], refused["status"]) == (false_claim["id"], 403)
+    assert "claims user 'mallory'" in refused["reason"]
+    wait_for(servers, project="cohort-a", where=lambda e: e["id"] == good["id"])
+    # The false claim is kept as evidence inside the refusal, never as a trusted entry.
+    (evidence,) = wait_for(
+        servers,
+        action="audit.report.refused",
+        where=lambda e: false_claim["id"] in e["details"].get("event", ""),
+    )
+    assert evidence["target"] == "server:alice/cohort-a"
+    assert not [e for e in entries(servers, person="mallory") if e["action"] == "download.blocked"]
 
 
 def test_a_colleague_the_server_is_shared_with_may_be_the_actor(servers, docker_client):

@@ -55,11 +55,13 @@ def may_use_server(db, name: str, owner: str, server: str) -> bool:
 
 
 class AuditEventsHandler(APIHandler):
-    """Accepts `{"events": [...]}` from a user's server; answers `{"accepted": [ids]}`.
+    """Accepts `{"events": [...]}` from a user's server; answers which were accepted and refused.
 
     Only a server's own token is accepted (401 otherwise; 403 for any other valid token).
-    Events are checked against the token's server: project must be that server, the user
-    must be one who may use it. Refusals are themselves recorded.
+    Each event is checked against the token's server: its project must be that server, its
+    user one who may use it. A refused event is recorded inside an `audit.report.refused`
+    entry; the others are recorded as reported. When every event is refused, the answer is
+    the first refusal's status.
     """
 
     _accept_cookie_auth = False
@@ -74,25 +76,56 @@ class AuditEventsHandler(APIHandler):
             actor, kind = self._token_actor(orm_token)
             self._refuse(403, "this token is not a user server's own token", actor, kind)
         owner, server = owner_server
+        reporter = f"server:{owner}/{server}"
         try:
-            checked = [
-                from_server(
-                    raw, owner, server, lambda name: may_use_server(self.db, name, owner, server)
-                )
-                for raw in self._events()
-            ]
+            raws = self._events()
         except EventRefused as refused:
-            self._refuse(
-                refused.status, str(refused), owner, "user", f"server:{owner}/{server}", server
-            )
+            self._refuse(refused.status, str(refused), owner, "user", reporter, server)
+        checked, refusals = [], []
+        for raw in raws:
+            # Event by event: one false claim (a guest removed a moment ago, say) must not
+            # take the batch's other events with it. A refused event is kept as evidence
+            # inside its audit.report.refused entry, never as a trusted entry.
+            try:
+                checked.append(from_server(raw, owner, server, self._may_use(owner, server)))
+            except EventRefused as refused:
+                refusals.append((refused, raw))
+        entries = [
+            *checked,
+            *(self._refusal(r, owner, reporter, server, raw) for r, raw in refusals),
+        ]
         try:
-            HubAudit.instance().record_durably(checked)
+            HubAudit.instance().record_durably(entries)
         except OSError as error:
             self.log.error("audit: cannot accept events from %s/%s: %s", owner, server, error)
             raise web.HTTPError(
                 503, "%s", "the audit inbox is unavailable; keep the events and retry"
             ) from None
-        self.write({"accepted": [event["id"] for event in checked]})
+        if refusals and not checked:
+            first = refusals[0][0]
+            raise web.HTTPError(first.status, "%s", str(first))
+        self.write(
+            {
+                "accepted": [event["id"] for event in checked],
+                "refused": [
+                    {"id": raw.get("id") if isinstance(raw, dict) else None,
+                     "status": refused.status, "reason": str(refused)}
+                    for refused, raw in refusals
+                ],
+            }
+        )  # fmt: skip
+
+    def _may_use(self, owner: str, server: str):
+        return lambda name: may_use_server(self.db, name, owner, server)
+
+    def _refusal(self, refused: EventRefused, owner, reporter, server, raw) -> dict[str, Any]:
+        """The audit.report.refused entry for one refused event, carrying the event itself."""
+        evidence = json.dumps(raw, default=str)[:4000]
+        return new_event(
+            "audit.report.refused", owner, "user", "refused", project=server, target=reporter,
+            source=self.request.remote_ip,
+            details={"status": refused.status, "reason": str(refused), "event": evidence},
+        )  # fmt: skip
 
     def _events(self) -> list[Any]:
         if len(self.request.body) > MAX_BODY:
