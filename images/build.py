@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,7 @@ def build_singleuser(force: bool) -> None:
         log(f"{SINGLEUSER_TAG} is up to date")
         return
     log(f"building {SINGLEUSER_TAG} on {base}")
+    started = int(time.time())
     stage = BUILD / "images" / "singleuser"
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(folder, stage, ignore=shutil.ignore_patterns(*IGNORED))
@@ -121,7 +123,20 @@ def build_singleuser(force: bool) -> None:
     if build.returncode != 0:
         print(build.stdout[-6000:], build.stderr[-3000:], sep="\n", file=sys.stderr)
         raise SystemExit(f"images: building {SINGLEUSER_TAG} failed (output above)")
+    prune_older_builds(started)
     log(f"{SINGLEUSER_TAG} built")
+
+
+def prune_older_builds(before: int) -> None:
+    """Remove untagged images earlier builds left (replaced images, their install stages).
+
+    This build's own install stage stays: it is the cache of the next build.
+    """
+    subprocess.run(
+        ["docker", "image", "prune", "--force", "--filter", "dangling=true",
+         "--filter", "label=org.jupyter-hds.image", "--filter", f"until={before}"],
+        capture_output=True, check=False,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
