@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthenticated
 from tornado import web
+
+from jupyter_hds.service_page import ServicePage
 
 from .ledger import utcnow
 from .usage import Month, ProjectMonth, Session, Usage, gib, to_csv
@@ -19,42 +20,18 @@ TEMPLATES = Environment(
     autoescape=select_autoescape(default=True),
 )
 TEMPLATES.filters["gib"] = gib
-CSP = (
-    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
-)
 
 
-class UsageHandler(HubOAuthenticated, web.RequestHandler):
+class UsageHandler(ServicePage):
     """The hub's OAuth login, the usage scope, strict headers, errors people can read."""
 
-    @property
-    def hub_scopes(self):
-        return {READ_SCOPE}
+    read_scope = READ_SCOPE
+    forbidden_message = "Usage figures are for the hosting team (the hds-admins group)."
+    error_template = TEMPLATES.get_template("usage_error.html")
 
     @property
     def usage(self) -> Usage:
         return self.settings["usage"]
-
-    def set_default_headers(self):
-        self.set_header("Content-Security-Policy", CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Cache-Control", "no-store")
-
-    def write_error(self, status_code, **kwargs):
-        message = self._reason
-        error = kwargs.get("exc_info", (None, None))[1]
-        if status_code == 403:
-            message = "Usage figures are for the hosting team (the hds-admins group)."
-        elif isinstance(error, web.HTTPError) and error.log_message:
-            message = error.log_message % error.args if error.args else error.log_message
-        page = TEMPLATES.get_template("usage_error.html")
-        self.finish(page.render(status=status_code, message=message, prefix=self.prefix))
-
-    @property
-    def prefix(self) -> str:
-        return self.settings["prefix"]
 
     def month(self) -> Month:
         text = self.get_argument("month", "")

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from jupyterhub.services.auth import HubOAuthenticated
 from tornado import web
 
+from ..service_page import ServicePage
 from .entry import FIELDS
 from .intake import new_event
 from .query import Filters, csv_cell
@@ -21,40 +21,18 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True),
 )
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
 
 
-class AuditHandler(HubOAuthenticated, web.RequestHandler):
+class AuditHandler(ServicePage):
     """Common ground: the hub's OAuth login, the auditor scope, strict headers, clear errors."""
 
-    @property
-    def hub_scopes(self):
-        return {READ_SCOPE}
+    read_scope = READ_SCOPE
+    forbidden_message = "The audit page is for auditors: ask the hosting team for the auditor role."
+    error_template = TEMPLATES.get_template("error.html")
 
     @property
     def service(self):
         return self.settings["audit_service"]
-
-    def set_default_headers(self):
-        self.set_header("Content-Security-Policy", CSP)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Cache-Control", "no-store")
-
-    def write_error(self, status_code, **kwargs):
-        message = self._reason
-        error = kwargs.get("exc_info", (None, None))[1]
-        if status_code == 403:
-            message = "The audit page is for auditors: ask the hosting team for the auditor role."
-        elif isinstance(error, web.HTTPError) and error.log_message:
-            message = error.log_message % error.args if error.args else error.log_message
-        page = TEMPLATES.get_template("error.html")
-        self.finish(
-            page.render(status=status_code, message=message, prefix=self.settings["prefix"])
-        )
 
     def filters(self) -> Filters:
         try:
@@ -87,7 +65,7 @@ class AuditPage(AuditHandler):
         self.finish(
             TEMPLATES.get_template("audit.html").render(
                 user=self.current_user["name"],
-                prefix=self.settings["prefix"],
+                prefix=self.prefix,
                 hub_prefix=self.settings["hub_prefix"],
                 filters=filters,
                 args=filters.as_args(),
