@@ -7,11 +7,11 @@ from unittest import mock
 import pytest
 from jupyterhub import orm
 from jupyterhub.tests.mocking import MockSpawner
-from jupyterhub.tests.utils import add_user, api_request
+from jupyterhub.tests.utils import api_request
 
-from jupyter_hds import events
 from jupyter_hds.home import project_rows
 from jupyter_hds.project_spawner import ProjectSpawnerMixin
+from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
 
@@ -55,20 +55,7 @@ def hub(app, tmp_path):
 
 
 def project(app, name, members, **properties):
-    group = orm.Group.find(app.db, name) or orm.Group(name=name)
-    group.properties = {"plan": "public", "dataset": "cohort", **properties}
-    app.db.add(group)
-    group.users = [add_user(app.db, app, name=m).orm_user for m in members]
-    app.db.commit()
-    return group
-
-
-@pytest.fixture
-def recorded():
-    seen = []
-    events.subscribe(seen.append)
-    yield seen
-    events.unsubscribe(seen.append)
+    return make_group_project(app, name, members, **properties)
 
 
 async def test_member_starts_and_non_member_is_refused_with_an_event(hub, recorded):

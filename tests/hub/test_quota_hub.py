@@ -15,14 +15,14 @@ from unittest import mock
 import pytest
 from jupyterhub import orm
 from jupyterhub.tests.mocking import MockSpawner
-from jupyterhub.tests.utils import add_user, api_request
+from jupyterhub.tests.utils import api_request
 
 from hds_quota.ledger import Ledger, server_started, server_stopped
 from hds_quota.plans import DEFAULT_PLANS, Plans
 from hds_quota.usage import Month, Usage
 from hds_quota.volumes import mounts
-from jupyter_hds import events
 from jupyter_hds.project_spawner import ProjectSpawnerMixin
+from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
 
@@ -67,21 +67,8 @@ def hub(app, tmp_path):
         os.system(f"umount {mountpoint}")  # noqa: S605 (a test's own temporary mount)
 
 
-@pytest.fixture
-def recorded():
-    seen = []
-    events.subscribe(seen.append)
-    yield seen
-    events.unsubscribe(seen.append)
-
-
 def project(app, name, members, **properties):
-    group = orm.Group.find(app.db, name) or orm.Group(name=name)
-    group.properties = {"plan": "solo", "dataset": "cohort", **properties}
-    app.db.add(group)
-    group.users = [add_user(app.db, app, name=m).orm_user for m in members]
-    app.db.commit()
-    return group
+    return make_group_project(app, name, members, plan="solo", **properties)
 
 
 async def start(app, user, server):

@@ -7,11 +7,11 @@ from unittest import mock
 import pytest
 from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub import orm
-from jupyterhub.tests.utils import add_user, api_request, auth_header, get_page
+from jupyterhub.tests.utils import api_request, auth_header, get_page
 
-from jupyter_hds import events
 from jupyter_hds.home import TEMPLATES
 from jupyter_hds.sharing_handlers import HANDLERS
+from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
 
@@ -37,20 +37,7 @@ def hub(app):
 
 
 def project(app, name, members, **properties):
-    group = orm.Group.find(app.db, name) or orm.Group(name=name)
-    group.properties = {"plan": "public", "dataset": "cohort", **properties}
-    app.db.add(group)
-    group.users = [add_user(app.db, app, name=m).orm_user for m in members]
-    app.db.commit()
-    return group
-
-
-@pytest.fixture
-def recorded():
-    seen = []
-    events.subscribe(seen.append)
-    yield seen
-    events.unsubscribe(seen.append)
+    return make_group_project(app, name, members, **properties)
 
 
 async def share(app, actor, owner, server, **recipient):

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from textwrap import dedent
-
-import requests
 
 from .docker_engine import RUN_PREFIX
 from .hub import ROOT, SERVICE, SERVICE_SCOPES, RealHub, free_port
@@ -39,38 +33,20 @@ class DemoStack(RealHub):
             """)
         )
 
-    def start(self, timeout: float = 120) -> DemoStack:
-        self.write_config()
-        self.provider_port = free_port()
-        env = {
-            **os.environ,
-            "HDS_STATE_DIR": str(self.state_dir),
-            "HDS_CONFIG_DIR": str(self.config_dir),
+    def command(self) -> tuple[list[str], Path]:
+        return [str(ROOT / "scripts" / "up.sh")], ROOT
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **super().environment(),
             "HDS_PUBLIC_URL": self.url,
             "HDS_DEMO_OIDC_PORT": str(self.provider_port),
-            "PATH": f"{ROOT / 'node_modules' / '.bin'}:{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
-        self.process = subprocess.Popen(
-            [str(ROOT / "scripts" / "up.sh")],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"make up's script exited with {self.process.returncode}:\n{self.log()}"
-                )
-            try:
-                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"the demo stack did not answer within {timeout} s:\n{self.log()}")
+
+    def start(self, timeout: float = 120) -> DemoStack:
+        self.provider_port = free_port()
+        super().start(timeout)
+        return self
 
     @property
     def provider_url(self) -> str:

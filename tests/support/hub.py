@@ -30,6 +30,21 @@ SERVICE_SCOPES = [
 ]
 
 
+def wait_for_http(process: subprocess.Popen, url: str, timeout: float, name: str, log) -> None:
+    """Wait until `url` answers 2xx; fail with `log()` if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log()}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{name} did not answer {url} within {timeout} s:\n{log()}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -74,35 +89,33 @@ class RealHub:
         if self.extra_config:
             (self.config_dir / "50-test-extra.py").write_text(dedent(self.extra_config))
 
-    def start(self, timeout: float = 60) -> RealHub:
-        self.write_config()
-        env = {
+    def command(self) -> tuple[list[str], Path]:
+        """What to run, and where."""
+        return [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)], self.state_dir
+
+    def environment(self) -> dict[str, str]:
+        return {
             **os.environ,
             "HDS_STATE_DIR": str(self.state_dir),
             "HDS_CONFIG_DIR": str(self.config_dir),
-            "PATH": f"{ROOT / 'node_modules' / '.bin'}:{os.environ['PATH']}",
+            "PATH": f"{ROOT / 'node_modules' / '.bin'}:{Path(sys.executable).parent}:"
+            f"{os.environ['PATH']}",
             **self.env,
         }
-        log = self.log_path.open("ab")
+
+    def start(self, timeout: float = 60) -> RealHub:
+        self.write_config()
+        command, cwd = self.command()
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)],
-            cwd=self.state_dir,
-            env=env,
-            stdout=log,
+            command,
+            cwd=cwd,
+            env=self.environment(),
+            stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the hub exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if requests.get(f"{self.url}/hub/api/", timeout=2).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"the hub did not answer within {timeout} s:\n{self.log()}")
+        wait_for_http(self.process, f"{self.url}/hub/api/", timeout, command[0], self.log)
+        return self
 
     def stop(self, timeout: float = 60, unmount: bool = True) -> None:
         """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it.

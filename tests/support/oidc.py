@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +20,7 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .hub import ROOT, RealHub, free_port
+from .hub import ROOT, RealHub, free_port, wait_for_http
 
 PROVIDER_DIR = ROOT / "demo" / "oidc-provider"
 DEMO_ACCOUNTS = json.loads((PROVIDER_DIR / "accounts.json").read_text())
@@ -86,19 +85,9 @@ class DemoProvider:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the provider exited with {self.process.returncode}:\n{self.log()}"
-                )
-            try:
-                if requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=2).ok:
-                    return self
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"the provider did not answer within {timeout} s:\n{self.log()}")
+        discovery = f"{self.issuer}/.well-known/openid-configuration"
+        wait_for_http(self.process, discovery, timeout, "the demo provider", self.log)
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
