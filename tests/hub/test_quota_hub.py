@@ -68,7 +68,7 @@ def hub(app, tmp_path):
 
 
 def project(app, name, members, **properties):
-    return make_group_project(app, name, members, plan="solo", **properties)
+    return make_group_project(app, name, members, **{"plan": "solo", **properties})
 
 
 async def start(app, user, server):

@@ -114,7 +114,7 @@ class RealHub:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_http(self.process, f"{self.url}/hub/api/", timeout, command[0], self.log)
+        wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
         return self
 
     def stop(self, timeout: float = 60, unmount: bool = True) -> None:
