@@ -114,7 +114,11 @@ class RealHub:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
+        try:
+            wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
+        except BaseException:
+            self.stop()  # never leave a hub (and its proxy, services) behind
+            raise
         return self
 
     def stop(self, timeout: float = 60, unmount: bool = True) -> None:

@@ -86,7 +86,11 @@ class DemoProvider:
             start_new_session=True,
         )
         discovery = f"{self.issuer}/.well-known/openid-configuration"
-        wait_for_http(self.process, discovery, timeout, "the demo provider", self.log)
+        try:
+            wait_for_http(self.process, discovery, timeout, "the demo provider", self.log)
+        except BaseException:
+            self.stop()  # never leave a provider behind, answering or not
+            raise
         return self
 
     def stop(self) -> None:
