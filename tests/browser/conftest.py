@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from playwright.sync_api import sync_playwright
 
-from support.browser import CHROMIUM, CHROMIUM_ARGS, close_contexts, screenshot_failure
+from support.browser import close_contexts, launched_chromium, screenshot_failure
 from support.demo_stack import DemoStack
 
 
@@ -22,15 +19,8 @@ def stack(tmp_path_factory, docker_client):
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(
-            f"{CHROMIUM} is missing: scripts/ensure-host.sh installs Debian's chromium",
-            pytrace=False,
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,12 +8,11 @@ name. A guest's script output does not run in the owner's browser.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from support.browser import CHROMIUM, CHROMIUM_ARGS, CONTEXTS, TIMEOUT_MS, close_contexts
+from support.browser import CONTEXTS, TIMEOUT_MS, close_contexts, launched_chromium
 from support.collaboration import Person, loopback_subdomains, server_url, subdomain_hub
 from support.hub import make_dataset, make_project
 
@@ -56,18 +55,8 @@ def hub(tmp_path_factory, docker_client):
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator:
-    # Module scope: Playwright's sync API keeps an event loop open, closed before async tests.
-    if not shutil.which(CHROMIUM):
-        pytest.fail(
-            f"{CHROMIUM} is missing: scripts/ensure-host.sh installs Debian's chromium",
-            pytrace=False,
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(autouse=True)

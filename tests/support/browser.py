@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .hub import ROOT
 from .oidc import PASSWORDS
@@ -26,6 +30,26 @@ TIMEOUT_MS = 60_000
 expect.set_options(timeout=30_000)
 # Contexts opened by person(): a failing browser test's report gets a screenshot of each page.
 CONTEXTS: list = []
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's chromium, headless; a missing chromium fails the test with how to install it.
+
+    Open it for a module at most: Playwright's sync API keeps an event loop running while it
+    is open, which must be closed before the async tiers run.
+    """
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: scripts/ensure-host.sh installs Debian's chromium",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def person(browser: Browser, hub_url: str, username: str) -> Page:
