@@ -8,7 +8,7 @@ from typing import ClassVar
 from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
-from . import firewall
+from . import events, firewall
 from .hardening import Hardening
 from .networks import bridge_of, ensure_internal_network, gateway_address, remove_network_if_unused
 from .project_spawner import ProjectSpawnerMixin
@@ -25,6 +25,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     # a network is removed only when its last server stops.
     _network_users: ClassVar[dict[str, set[str]]] = {}
     _networks_lock_instance: ClassVar[asyncio.Lock | None] = None
+    # True from stop() to the post-stop hook: a stop the hub made, not a server that died.
+    _stopped_by_hub = False
 
     pids_limit = Integer(
         512,
@@ -121,8 +123,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
         return await super().create_object()
 
-    async def stop(self, now=False):
-        await super().stop(now=now)
+    async def release_network(self) -> None:
+        """Remove the project's network once no server of the project uses it."""
         async with self._networks_lock():
             users = self._network_users.get(self.network_name, set())
             users.discard(self._log_name)
@@ -131,6 +133,51 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             removed = await self.docker_call(remove_network_if_unused, self.network_name)
             if removed:
                 await asyncio.to_thread(firewall.forget_bridge, bridge_of(removed))
+
+    async def stop(self, now=False):
+        self._stopped_by_hub = True
+        await super().stop(now=now)
+
+    async def run_post_stop_hook(self):
+        # Runs after every stop, also of a server that died (JupyterHub skips stop() then).
+        if not self._stopped_by_hub:
+            await self.record_exit()
+        self._stopped_by_hub = False
+        await self.release_network()
+        return await super().run_post_stop_hook()
+
+    async def record_exit(self) -> None:
+        """Record how a container that ended by itself (crashed, killed) ended; remove it.
+
+        JupyterHub notices such a server when it polls it (every `poll_interval`, and at its
+        own start) and then skips `stop()`, which is for running servers: only this hook runs.
+        Containers are created without auto-remove so that their exit state is still there.
+        """
+        try:
+            container = await self.get_object()
+        except Exception:  # the engine is unreachable: nothing to read, nothing to remove
+            self.log.exception("could not inspect %s after it stopped", self.container_name)
+            return
+        state = (container or {}).get("State") or {}
+        if not state or state.get("Running"):
+            return
+        code, oom = state.get("ExitCode"), bool(state.get("OOMKilled"))
+        self.quota.stop_reason = "exited"
+        events.emit(
+            "server.exited",
+            actor="service:jupyterhub",
+            outcome="succeeded" if code == 0 and not oom else "failed",
+            project=self.name or None,
+            target=f"{self.user.name}/{self.name}",
+            details={
+                "exit_code": code,
+                "oom_killed": oom,
+                "error": state.get("Error") or None,
+                "finished_at": state.get("FinishedAt"),
+            },
+        )
+        if self.remove:
+            await self.remove_object()
 
     @classmethod
     def _networks_lock(cls) -> asyncio.Lock:
@@ -146,4 +193,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     def _docker(self, method, *args, **kwargs):
         if method == "create_container":
             kwargs = self.hardening.apply(kwargs)
+            # A container that dies is kept until the hub has noticed, so that record_exit can
+            # read how it ended; then it is removed, as `remove` asks.
+            kwargs["host_config"]["AutoRemove"] = False
         return super()._docker(method, *args, **kwargs)

@@ -80,7 +80,7 @@ def server_started(
 def server_stopped(
     project: str, user: str, reason: str, storage_used: int | None = None
 ) -> dict[str, Any]:
-    """The server stopped (`reason`: stopped, quota-compute, not-running, ...)."""
+    """The server stopped (`reason`: stopped, quota-compute, exited, not-running)."""
     return {
         "kind": "stop", "project": project, "user": user, "server": project,
         "reason": reason, "storage_used": storage_used,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 
+import docker
 import pytest
 import requests
 
+from hds_quota.ledger import Ledger
 from support import docker_engine
 from support.audit_record import EMITTING_LOGIN, entries, verify, wait_for
 from support.hub import RealHub, browser_login, make_dataset, make_project
@@ -19,6 +22,7 @@ FRAGMENT = (
     EMITTING_LOGIN
     + """
 c.JupyterHub.cleanup_servers = False  # servers outlive a hub restart, as in production
+c.Spawner.poll_interval = 2  # the hub notices a dead server within seconds (default: 30 s)
 c.JupyterHub.load_roles.append(
     {"name": "hds-test-shares", "scopes": ["shares"], "services": ["hds-test"]}
 )
@@ -245,6 +249,30 @@ def test_reports_sent_while_the_hub_restarts_are_accepted_after(servers, docker_
     (exported,) = wait_for(hub, project="cohort-a", action="export.blocked")
     (copied,) = wait_for(hub, project="cohort-a", action="dataset.copy.blocked")
     assert {exported["id"], copied["id"]} == {e["id"] for e in held}
+
+
+def test_a_server_that_dies_by_itself_is_recorded_as_exited(servers, docker_client):
+    hub = servers
+    container(docker_client, "alice", "cohort-a").kill()  # SIGKILL, as the kernel's OOM killer
+    (exited,) = wait_for(hub, action="server.exited", project="cohort-a")
+    assert (exited["actor"], exited["target"], exited["outcome"]) == (
+        "service:jupyterhub", "alice/cohort-a", "failed",
+    )  # fmt: skip
+    assert exited["details"]["exit_code"] == 137 and exited["details"]["oom_killed"] is False
+    hub.wait_for_server("alice", "cohort-a", ready=False)
+    assert not hub.api("GET", "/users/alice").json()["servers"]
+    ledger = Ledger(hub.state_dir / "usage")
+    deadline = time.monotonic() + 30
+    while True:  # written last, after the container is removed
+        lines = [line for path in ledger.files() for line in path.read_text().splitlines()]
+        stops = [r for r in map(json.loads, lines) if r["kind"] == "stop"]
+        if any(r["project"] == "cohort-a" for r in stops) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    stops = [r for r in stops if r["project"] == "cohort-a"]
+    assert [r["reason"] for r in stops] == ["exited"]  # for the invoice: it ended by itself
+    with pytest.raises(docker.errors.NotFound):  # removed once its end was read
+        container(docker_client, "alice", "cohort-a")
 
 
 def test_server_stops_are_recorded_and_the_chain_is_intact(servers):
