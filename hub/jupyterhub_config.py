@@ -72,7 +72,9 @@ c.JupyterHub.custom_scopes = {
 
 # The hosting team is the group hds-admins: it onboards projects in the admin panel but,
 # unlike JupyterHub's built-in admin role, cannot open researchers' servers (no
-# access:servers, no shares). Keep c.Authenticator.admin_users empty.
+# access:servers, no shares, and no `tokens` scope: a token made for a researcher would carry
+# her access). Its members manage their own tokens, as every user does. Keep
+# c.Authenticator.admin_users empty.
 c.JupyterHub.load_groups = {"hds-admins": {"users": []}}
 c.JupyterHub.load_roles = [
     {
@@ -83,7 +85,6 @@ c.JupyterHub.load_roles = [
             "admin:users",
             "admin:servers",
             "admin:groups",
-            "tokens",
             "list:services",
             "read:services",
             "read:hub",

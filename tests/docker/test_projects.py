@@ -140,6 +140,13 @@ def test_hosting_admin_cannot_open_a_researchers_server(running):
         headers={"Authorization": f"token {token}"}, timeout=30, allow_redirects=False,
     )  # fmt: skip
     assert response.status_code in (302, 403, 404), response.text
+    # Nor through a token made for the researcher, which would carry her access.
+    minted = running.api("POST", "/users/alice/tokens", json={"note": "x"}, token=token)
+    assert minted.status_code == 403, minted.text
+    assert not running.api("GET", "/users/alice/tokens", token=token).ok
+    # Their own tokens (what `hds project` uses) they still make.
+    own = running.api("POST", "/users/ops/tokens", json={"note": "cli"}, token=token)
+    assert own.status_code == 201, own.text
 
 
 def test_home_page_lists_only_the_users_projects(running):
