@@ -68,7 +68,11 @@ class SharingMixin:
         policy = SharingPolicy(config=self.settings["config"])
         subdomain_host = self.settings.get("subdomain_host") or ""
         policy.check(request, properties, members, subdomain_host, date.today())
-        if not self.has_scope(f"servers!server={request.owner}/{request.project}"):
+        self._check_token(request.owner, request.project)
+
+    def _check_token(self, owner: str, project: str) -> None:
+        """Guests run code as the owner and can read the server's own token: it must not do."""
+        if not self.has_scope(f"servers!server={owner}/{project}"):
             raise ShareRefused("token-scope", "This token may not manage that server.")
 
     def _spawner(self, owner: str, project: str) -> orm.Spawner:
@@ -90,6 +94,8 @@ class SharingMixin:
         actor = self.actor()
         if actor not in (owner, user):
             raise ShareRefused("not-owner", f"Only {owner} can change who shares their server.")
+        if actor == owner:  # a recipient leaving needs no more than their own login
+            self._check_token(owner, project)
         request = ShareRequest(actor, owner, project, user, group)
         share = self._find(owner, project, user, group)
         if share is None:
@@ -174,6 +180,10 @@ class ShareAPIHandler(SharingMixin, APIHandler):
         self._user_or_403()
         if self.current_user.name != owner:
             raise web.HTTPError(403, f"Only {owner} can see who shares their server.")
+        try:
+            self._check_token(owner, project)
+        except ShareRefused as refused:
+            return self._refuse(refused)
         self.finish({"shares": self.shares_of(owner, project)})
 
     async def post(self, owner: str, project: str):

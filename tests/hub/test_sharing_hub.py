@@ -162,6 +162,30 @@ async def test_owner_revokes_and_recipient_may_leave(hub, recorded):
     assert [e.action for e in recorded].count("share.revoked") == 2
 
 
+async def test_the_servers_own_token_manages_no_shares(hub, recorded):
+    """A guest runs code as the owner and can read the server's token: it grants, revokes
+    and lists nothing."""
+    project(hub, "sh-iota", ["sh-pia", "sh-quin", "sh-rae"])
+    assert (await share(hub, "sh-pia", "sh-pia", "sh-iota", user="sh-quin")).status_code == 200
+    server_token = orm.User.find(hub.db, "sh-pia").new_api_token(
+        scopes=[ACCESS.format("sh-pia", "sh-iota"), "users:activity!user=sh-pia"]
+    )
+    headers = {"Authorization": f"token {server_token}"}
+    path = ("hds", "shares", "sh-pia", "sh-iota")
+    granted = await api_request(hub, *path, method="post", headers=headers, json={"user": "sh-rae"})
+    revoked = await api_request(hub, *path[:-1], "sh-iota?user=sh-quin", method="delete",
+                                headers=headers)  # fmt: skip
+    listed = await api_request(hub, *path, headers=headers)
+    for answer in (granted, revoked, listed):
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["reason"] == "token-scope"
+    assert ACCESS.format("sh-pia", "sh-iota") in await scopes_of(hub, "sh-quin")
+    assert ACCESS.format("sh-pia", "sh-iota") not in await scopes_of(hub, "sh-rae")
+    # The owner's own login still manages them.
+    owner = auth_header(hub.db, "sh-pia")
+    assert (await api_request(hub, *path, headers=owner)).json()["shares"][0]["user"] == "sh-quin"
+
+
 async def test_sharing_refused_without_origin_isolation(hub):
     project(hub, "sh-iota", ["sh-pat", "sh-quin"])
     hub.config.SharingPolicy.require_origin_isolation = True
