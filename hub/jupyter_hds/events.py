@@ -13,6 +13,8 @@ from typing import Any
 log = logging.getLogger("jupyter_hds.events")
 
 OUTCOMES = ("allowed", "refused", "failed", "succeeded")
+# JupyterHub's own events about servers starting and stopping (its EventLogger schema).
+SERVER_ACTIONS_SCHEMA = "https://schema.jupyter.org/jupyterhub/events/server-action"
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,14 @@ def check(project: str, plan: Plan, now: Occupancy) -> None:
             f"Compute renews on {now.month.following.start.date()}, {larger}",
         )  # fmt: skip
     if now.storage_used is not None and now.storage_used > plan.storage:
-        raise QuotaRefused(
-            project, "quota-storage",
-            f"its plan ({plan.name}) allows {gib(plan.storage)} of storage and the project's "
-            f"files take {gib(now.storage_used)}",
-            "An administrator must free space in it or move the project to a larger plan",
-        )  # fmt: skip
+        raise storage_refused(project, plan, now.storage_used)
+
+
+def storage_refused(project: str, plan: Plan, used: int) -> QuotaRefused:
+    """The refusal for a project whose files (`used` bytes) exceed its plan's storage."""
+    return QuotaRefused(
+        project, "quota-storage",
+        f"its plan ({plan.name}) allows {gib(plan.storage)} of storage and the project's "
+        f"files take {gib(used)}",
+        "An administrator must free space in it or move the project to a larger plan",
+    )  # fmt: skip

@@ -13,15 +13,14 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from jupyter_hds.projects import is_project
+
 from .ledger import Ledger, project_seen, server_stopped, utcnow
 from .plans import Plans
 from .usage import Usage
 from .volumes import ProjectVolumes, StorageError
 
 log = logging.getLogger("hds_quota.census")
-
-PROJECT_MARKERS = ("plan", "dataset")
-
 
 def project_records(
     groups: dict[str, dict[str, Any]], plans: Plans, volumes: ProjectVolumes
@@ -30,7 +29,7 @@ def project_records(
     records = []
     for name, group in sorted(groups.items()):
         properties = group.get("properties") or {}
-        if not any(key in properties for key in PROJECT_MARKERS):
+        if not is_project(properties):
             continue
         try:
             plan = plans.get(str(properties.get("plan", "")))

@@ -17,7 +17,7 @@ from tornado.ioloop import PeriodicCallback
 
 from jupyter_hds import events
 
-from .admission import Occupancy, QuotaRefused, check, hours
+from .admission import Occupancy, QuotaRefused, check, hours, storage_refused
 from .ledger import Ledger, project_seen, server_started, server_stopped, utcnow
 from .plans import Plan
 from .usage import Month, Usage, gib
@@ -26,7 +26,6 @@ from .volumes import ProjectVolumes, StorageError, VolumeTooSmall, VolumeUsage
 if TYPE_CHECKING:
     from jupyter_hds.projects import Project
 
-SERVER_ACTION = "https://schema.jupyter.org/jupyterhub/events/server-action"
 
 
 class ComputeMeter:
@@ -153,13 +152,7 @@ class ServerQuota:
             try:
                 return await asyncio.to_thread(self.volumes.ensure, project, plan.storage, in_use)
             except VolumeTooSmall as error:
-                raise QuotaRefused(
-                    project, "quota-storage",
-                    f"its plan ({plan.name}) allows {gib(plan.storage)} of storage and the "
-                    f"project's files take {gib(error.used)}",
-                    "An administrator must free space in it or move the project to a larger "
-                    "plan",
-                ) from None  # fmt: skip
+                raise storage_refused(project, plan, error.used) from None
             except (StorageError, OSError) as error:
                 self.spawner.log.error("storage of project %s: %s", project, error)
                 raise QuotaRefused(
@@ -231,7 +224,8 @@ class ServerQuota:
         plan = project.plan
         used, month = await self.meter.used(project.name)
         await self._sample(project.name, plan)
-        if used >= plan.cpu_hours_month:
+        # Stopped or stopping meanwhile (by its user, an admin, the culler): nothing to do.
+        if used >= plan.cpu_hours_month and not spawner.pending and spawner.ready:
             await self.stop_for_compute(project.name, plan, used, month)
 
     async def _sample(self, project: str, plan: Plan) -> None:
@@ -250,7 +244,6 @@ class ServerQuota:
             "stopping %s: project %s used %s of its %s CPU-hours in %s",
             self.key, project, hours(used), hours(plan.cpu_hours_month), month,
         )  # fmt: skip
-        self.stop_reason = "quota-compute"
         events.emit(
             "quota.stopped",
             actor="service:jupyterhub",
@@ -263,8 +256,9 @@ class ServerQuota:
             },
         )  # fmt: skip
         await user.settings["proxy"].delete_user(user, spawner.name)
+        self.stop_reason = "quota-compute"
         await user.stop(spawner.name)
         eventlog = user.settings.get("eventlog")
         if eventlog is not None:
             data = {"action": "stop", "username": user.name, "servername": spawner.name}
-            eventlog.emit(schema_id=SERVER_ACTION, data=data)
+            eventlog.emit(schema_id=events.SERVER_ACTIONS_SCHEMA, data=data)

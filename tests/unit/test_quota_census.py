@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hds_quota.census import dangling_stops, project_records, take_census
-from hds_quota.ledger import Ledger, server_started
+from hds_quota.ledger import Ledger, server_started, utcnow
 from hds_quota.plans import Plans
 from hds_quota.usage import Usage
 from hds_quota.volumes import ProjectVolumes
@@ -45,8 +45,11 @@ def test_the_ledger_is_read_before_the_hub_is_asked(tmp_path):
 
     def active():
         order.append("hub")
-        # A server starting now: its record lands after the census read the ledger.
-        ledger.append(server_started(plan, "alpha", "bob", 1, 0, "i"))
+        # A server starting now: its record lands after the census read the ledger. Stamped an
+        # hour back so that the grace period alone would not spare it, only the order does.
+        ledger.append(
+            server_started(plan, "alpha", "bob", 1, 0, "i"), now=utcnow() - timedelta(hours=1)
+        )
         return {("ann", "alpha")}
 
     volumes = ProjectVolumes(tmp_path / "volumes", tmp_path / "projects")

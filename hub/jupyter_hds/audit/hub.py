@@ -23,7 +23,6 @@ from .intake import from_hub, new_event
 
 log = logging.getLogger("jupyter_hds.audit")
 
-SERVER_ACTIONS_SCHEMA = "https://schema.jupyter.org/jupyterhub/events/server-action"
 MAX_BACKLOG = 100_000
 
 
@@ -173,7 +172,7 @@ class HubEvents(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         data = record.msg if isinstance(record.msg, dict) else {}
         action = self.ACTIONS.get(data.get("action", ""))
-        if data.get("__schema__") != SERVER_ACTIONS_SCHEMA or action is None:
+        if data.get("__schema__") != events.SERVER_ACTIONS_SCHEMA or action is None:
             return
         user, server = data.get("username", ""), data.get("servername", "")
         event = new_event(
