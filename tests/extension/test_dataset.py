@@ -39,6 +39,28 @@ def test_dataset_contains(case_id, api_path, expected, home):
     assert DatasetFolder(str(home), "dataset").contains(api_path) is expected
 
 
+@pytest.mark.parametrize(
+    ("case_id", "api_path", "expected"),
+    [
+        ("a-dataset-file", "dataset/sub/labs.parquet", True),
+        ("the-dataset", "dataset", True),
+        ("the-home-folder", "", True),
+        ("the-home-folder-slash", "/", True),
+        ("the-home-folder-dot-dot", "work/..", True),
+        ("a-folder-holding-a-link-into-it", "work", True),
+        ("a-link-to-the-home-folder", "loop/home-link", True),
+        ("a-plain-folder", "dataset-copy", False),
+        ("a-work-file", "work/analysis.ipynb", False),
+        ("none", None, False),
+    ],
+)
+def test_copies_dataset(case_id, api_path, expected, home):
+    (home / "loop").mkdir()
+    (home / "loop" / "home-link").symlink_to("..")
+    (home / "work" / "analysis.ipynb").write_text("{}")
+    assert DatasetFolder(str(home), "dataset").copies_dataset(api_path) is expected
+
+
 def test_event_has_the_contract_fields():
     event = make_event("dataset.read", actor="alice", outcome="allowed", project="cohort-2024",
                        target="dataset/patients.csv", source="10.0.0.7", route="/api/contents",

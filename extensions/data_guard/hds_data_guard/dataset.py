@@ -38,7 +38,31 @@ class DatasetFolder:
         """True when `api_path` (relative to the contents root) is the dataset or inside it."""
         if api_path is None:
             return False
+        return _within(self._resolve(api_path), self.os_path)
+
+    def copies_dataset(self, api_path: str | None) -> bool:
+        """True when copying `api_path` would copy dataset files: it is the dataset or lies in
+        it, or it is a folder that holds the dataset or a symbolic link reaching into it
+        (jupyter_server copies folders whole, following links)."""
+        if api_path is None:
+            return False
+        source, dataset = self._resolve(api_path), self.os_path
+        if _within(source, dataset) or _within(dataset, source):
+            return True
+        for folder, folders, files in os.walk(source):  # links are listed, not followed
+            for name in folders + files:
+                path = os.path.join(folder, name)
+                if os.path.islink(path):
+                    target = os.path.realpath(path)
+                    if _within(target, dataset) or _within(dataset, target):
+                        return True
+        return False
+
+    def _resolve(self, api_path: str) -> str:
         relative = api_path.strip().lstrip("/")
-        resolved = os.path.realpath(os.path.join(self.root_dir, relative))
-        dataset = self.os_path
-        return resolved == dataset or resolved.startswith(dataset + os.sep)
+        return os.path.realpath(os.path.join(self.root_dir, relative))
+
+
+def _within(path: str, folder: str) -> bool:
+    """True when `path` is `folder` or lies in it (both resolved)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -173,7 +173,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
     async def post(self, path: str = "") -> None:
         body = self.get_json_body()
         copy_from = body.get("copy_from") if isinstance(body, dict) else None
-        if copy_from and self._dataset_contains(copy_from):
+        if copy_from and self._copies_dataset(copy_from):
             self.refuse(events.DATASET_COPY_BLOCKED, copy_from.strip("/"),
                         "dataset files stay in the dataset folder", self._stay_message("copied"),
                         destination=path.strip("/"))  # fmt: skip
@@ -195,6 +195,12 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         guard = self.guard
         # Without the guard's settings, treat everything as dataset: refuse rather than leak.
         return True if guard is None or guard.dataset is None else guard.dataset.contains(path)
+
+    def _copies_dataset(self, path: str) -> bool:
+        guard = self.guard
+        return (
+            True if guard is None or guard.dataset is None else guard.dataset.copies_dataset(path)
+        )
 
     def _check_raw_read(self, path: str) -> None:
         guard = self.guard
