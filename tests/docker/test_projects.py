@@ -56,11 +56,24 @@ def tokens(hub):
     return made
 
 
+# What carol sends with her start request: a spawner that took it would run another image,
+# without limits, with the host's root mounted.
+HOSTILE_OPTIONS = {
+    "image": "jupyter-hds/base:bookworm",
+    "mem_limit": "64G",
+    "cpu_limit": 64,
+    "volumes": {"/": "/host"},
+}
+
+
 @pytest.fixture(scope="module")
 def running(hub, tokens):
     """alice and carol in alpha, bob in beta: started by each user with their own token."""
     for user, project in (("alice", "alpha"), ("carol", "alpha"), ("bob", "beta")):
-        response = hub.api("POST", f"/users/{user}/servers/{project}", token=tokens[user])
+        options = HOSTILE_OPTIONS if user == "carol" else None
+        response = hub.api(
+            "POST", f"/users/{user}/servers/{project}", token=tokens[user], json=options
+        )
         assert response.status_code in (201, 202), response.text
     for user, project in (("alice", "alpha"), ("carol", "alpha"), ("bob", "beta")):
         hub.wait_for_server(user, project)
@@ -194,6 +207,16 @@ def test_container_is_unprivileged_and_limited(running, docker_client):
     assert {m["Source"].rsplit("/", 1)[-1] for m in box.attrs["Mounts"] if m["Type"] == "bind"} == {
         "alpha-data", "shared", "alice",
     }  # fmt: skip
+
+
+def test_options_sent_with_a_start_request_are_ignored(running, docker_client):
+    carol = container(docker_client, running, "carol", "alpha")
+    alice = container(docker_client, running, "alice", "alpha")
+    assert carol.attrs["Config"]["Image"] == alice.attrs["Config"]["Image"]
+    assert carol.attrs["Config"]["Image"] != HOSTILE_OPTIONS["image"]
+    host = carol.attrs["HostConfig"]
+    assert host["Memory"] == 4 * 1024**3 and host["CpuQuota"] == 2 * host["CpuPeriod"]
+    assert "/host" not in {m["Destination"] for m in carol.attrs["Mounts"]}
 
 
 @pytest.mark.parametrize(
