@@ -22,6 +22,7 @@ from .volumes import ProjectVolumes, StorageError
 
 log = logging.getLogger("hds_quota.census")
 
+
 def project_records(
     groups: dict[str, dict[str, Any]], plans: Plans, volumes: ProjectVolumes
 ) -> list[dict[str, Any]]:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from jupyter_hds.projects import Project
 
 
-
 class ComputeMeter:
     """Compute used this month by every project: one ledger scan for all of a hub's servers,
     at most once per `max_age` seconds (values lag running servers by as much)."""

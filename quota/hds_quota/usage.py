@@ -182,13 +182,6 @@ SELECT project, sum(cpu_hours) FROM in_month GROUP BY project
 """
 )
 
-CPU_HOURS_SQL = (
-    SESSIONS_SQL
-    + """
-SELECT coalesce(sum(cpu_hours), 0) FROM in_month WHERE project = $p
-"""
-)
-
 
 def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
@@ -272,11 +265,6 @@ class Usage:
             since = since.previous
         rows = self._query(CPU_HOURS_BY_PROJECT_SQL, month, now, since=since)
         return {project: float(used) for project, used in rows}
-
-    def cpu_hours(self, project: str, month: Month, now: datetime | None = None) -> float:
-        """Compute `project` has used in `month` so far (running servers count until now)."""
-        rows = self._query(CPU_HOURS_SQL, month, now, p=project)
-        return float(rows[0][0]) if rows else 0.0
 
 
 def csv_cell(value: Any) -> Any:

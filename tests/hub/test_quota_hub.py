@@ -188,7 +188,7 @@ async def test_a_running_server_is_stopped_when_its_project_runs_out(hub, record
     (event,) = [e for e in recorded if e.action == "quota.stopped"]
     assert (event.target, event.details["reason"]) == ("hal/meter", "quota-compute")
     assert event.details["cpu_hours_used"] >= 0.001
-    used = Usage(ledger(hub)).cpu_hours("meter", Month.of(datetime.now(UTC)))
+    used = Usage(ledger(hub)).cpu_hours_by_project(Month.of(datetime.now(UTC)))["meter"]
     assert 0.001 <= used < 0.01
     again = await start(hub, "hal", "meter")
     assert again.status_code == 403 and "includes 0.001 CPU-hours a month" in again.text
