@@ -8,15 +8,14 @@ the hub's API at most once per `refresh` seconds, so a plan change applies at th
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from jupyter_hds.hub_api import HubAPI
 
 from .hub_settings import PATH, HubQuotaSettings
 
@@ -64,29 +63,26 @@ class PlanIdleTimeouts:
         return cull
 
 
-def hub_source(url: str | None = None, token: str | None = None) -> Source:
-    """Read the plans and every project's plan from the hub's API (the culler's own token)."""
-    base = (url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
-    headers = {
-        "Authorization": f"token {token or os.environ['JUPYTERHUB_API_TOKEN']}",
-        "Accept": "application/jupyterhub-pagination+json",
-    }
+def hub_source(api: HubAPI | None = None) -> Source:
+    """Read the plans and every project's plan from the hub's API (the culler's own token).
 
-    async def get(path: str) -> Any:
-        response = await AsyncHTTPClient().fetch(HTTPRequest(f"{base}{path}", headers=headers))
-        return json.loads(response.body)
+    The plans are read once: they change only with the hub's config, and a hub restart
+    restarts the culler. Projects' plans are read at each call.
+    """
+    api = api or HubAPI()
+    timeouts: dict[str, int] = {}
+
+    def read() -> tuple[dict[str, int], dict[str, str]]:
+        if not timeouts:
+            settings = HubQuotaSettings.from_json(api.request("GET", PATH))
+            timeouts.update({plan.name: plan.idle_timeout for plan in settings.plans.all()})
+        plans = {
+            name: str((group.get("properties") or {}).get("plan", ""))
+            for name, group in api.groups().items()
+        }
+        return dict(timeouts), plans
 
     async def fetch() -> tuple[dict[str, int], dict[str, str]]:
-        settings = HubQuotaSettings.from_json(await get(PATH))
-        timeouts = {plan.name: plan.idle_timeout for plan in settings.plans.all()}
-        plans, offset = {}, 0
-        while True:
-            page = await get(f"/groups?offset={offset}")
-            for group in page["items"]:
-                plans[group["name"]] = str((group.get("properties") or {}).get("plan", ""))
-            following = page["_pagination"].get("next")
-            if not following:
-                return timeouts, plans
-            offset = following["offset"]
+        return await asyncio.to_thread(read)
 
     return fetch
