@@ -8,6 +8,7 @@ those whose servers ran. It also closes ledger sessions of servers the hub no lo
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -65,21 +66,43 @@ def dangling_stops(
     ]
 
 
+def changed_records(
+    records: list[dict[str, Any]], last: dict[str, tuple[str, str]], month: str
+) -> list[dict[str, Any]]:
+    """`records` less those equal to their project's last one written in `month`.
+
+    `last` (project -> (month, record)) is what the caller wrote before; each month starts
+    with every project, so a month's summary still knows every project that existed in it.
+    """
+    return [r for r in records if last.get(r["project"]) != (month, _key(r))]
+
+
+def _key(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True)
+
+
 def take_census(
     ledger: Ledger,
     plans: Plans,
     volumes: ProjectVolumes,
     groups: dict[str, dict[str, Any]],
     active: Any,
+    last: dict[str, tuple[str, str]] | None = None,
 ) -> int:
     """Record every project's state and close dangling sessions; return records written.
 
     `active` is called after the ledger is read and returns the hub's active
-    (user, server) pairs.
+    (user, server) pairs. With `last` (kept by the caller between censuses), a project
+    whose state has not changed this month is not written again.
     """
+    now = utcnow()
+    month = now.strftime("%Y-%m")
     sessions = Usage(ledger).open_sessions()
-    records = project_records(groups, plans, volumes)
-    records += dangling_stops(sessions, set(active()), utcnow())
+    seen = project_records(groups, plans, volumes)
+    records = seen if last is None else changed_records(seen, last, month)
+    records += dangling_stops(sessions, set(active()), now)
     if records:
-        ledger.append(*records)
+        ledger.append(*records, now=now)
+    if last is not None:
+        last.update({r["project"]: (month, _key(r)) for r in seen})
     return len(records)

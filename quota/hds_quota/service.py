@@ -52,6 +52,8 @@ class UsageService(Application):
         self.plans = settings.plans
         self.ledger = Ledger(settings.usage_dir)
         self.volumes = ProjectVolumes(settings.volumes_root, settings.storage_root)
+        # Each project's last census record: an unchanged project is not written again.
+        self.census_last: dict[str, tuple[str, str]] = {}
 
     def census(self) -> None:
         try:
@@ -61,6 +63,7 @@ class UsageService(Application):
                 self.volumes,
                 self.api.groups(),
                 lambda: set(self.api.active_servers()),
+                self.census_last,
             )
             self.log.info("census: %d ledger records", written)
         except HubAPIError as error:

@@ -1,6 +1,7 @@
 """Usage benchmark: DuckDB over a year of ledger, the queries the hub and the hosting team run.
 
-Writes a synthetic ledger (12 month files; sessions of up to 8 h, 200 projects, 2000 users),
+Writes a synthetic ledger (12 month files; sessions of up to 8 h, 200 projects, 2000 users, and
+the census's hourly record of each project),
 then prints the seconds of: the monthly summary (the usage page, `hds usage summary`), the
 compute of every project (the hub's compute watch: one scan per check interval), the open
 sessions (the hourly census), and appending records (the hub at each start and stop).
@@ -24,14 +25,25 @@ from hds_quota.ledger import Ledger, plan_fields, server_stopped
 from hds_quota.plans import Plans
 from hds_quota.usage import Month, Usage
 
+PROJECTS = 200
+
 
 def write_ledger(folder: Path, sessions_per_month: int, seed: int = 1) -> int:
-    """One file per month of 2026, `sessions_per_month` start/stop pairs each; bytes written."""
+    """One file per month of 2026: `sessions_per_month` start/stop pairs, and a `project`
+    record of every project every hour: the census's worst case, every project's members or
+    storage changing every hour (an unchanged project is not written again); bytes written."""
     plan, rng, size = plan_fields(Plans().get("public")), random.Random(seed), 0  # noqa: S311 (test data)
     for month in range(1, 13):
-        lines = []
+        first = datetime(2026, month, 1, tzinfo=UTC)
+        hours = int((Month(2026, month).following.start - first).total_seconds() // 3600)
+        lines = [
+            {"time": stamp(first + timedelta(hours=hour)), "kind": "project",
+             "project": f"p{project}", **plan, "members": 5, "storage_used": 10**9}
+            for hour in range(hours)
+            for project in range(PROJECTS)
+        ]  # fmt: skip
         for _ in range(sessions_per_month):
-            project, user = f"p{rng.randrange(200)}", f"u{rng.randrange(2000)}"
+            project, user = f"p{rng.randrange(PROJECTS)}", f"u{rng.randrange(2000)}"
             began = datetime(2026, month, 1, tzinfo=UTC) + timedelta(
                 seconds=rng.randrange(27 * 86400)
             )
@@ -41,6 +53,7 @@ def write_ledger(folder: Path, sessions_per_month: int, seed: int = 1) -> int:
                           "members": 5, "storage_used": 10**9})  # fmt: skip
             lines.append({"time": stamp(ended), "kind": "stop", **common, "reason": "stopped",
                           "storage_used": 10**9})  # fmt: skip
+        lines.sort(key=lambda line: line["time"])
         text = "".join(json.dumps(line) + "\n" for line in lines)
         (folder / f"ledger-2026-{month:02d}.jsonl").write_text(text)
         size += len(text)

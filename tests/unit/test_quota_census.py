@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
-from hds_quota.census import dangling_stops, project_records, take_census
+from hds_quota.census import changed_records, dangling_stops, project_records, take_census
 from hds_quota.ledger import Ledger, server_started, utcnow
 from hds_quota.plans import Plans
 from hds_quota.usage import Usage
@@ -58,3 +59,27 @@ def test_the_ledger_is_read_before_the_hub_is_asked(tmp_path):
     assert {(p, u) for p, u, _ in Usage(ledger).open_sessions()} == {
         ("alpha", "ann"), ("alpha", "bob"),
     }  # fmt: skip
+
+
+def test_an_unchanged_project_is_written_again_only_when_it_changes(tmp_path):
+    ledger, volumes = Ledger(tmp_path / "usage"), ProjectVolumes(tmp_path / "v", tmp_path / "p")
+    groups = {
+        "alpha": {"users": ["ann"], "properties": {"plan": "public", "dataset": "a"}},
+        "beta": {"users": ["bob"], "properties": {"plan": "public", "dataset": "b"}},
+    }
+    last: dict = {}
+    census = lambda: take_census(ledger, Plans(), volumes, groups, set, last)  # noqa: E731
+    assert census() == 2
+    assert census() == 0  # nothing changed: nothing written
+    groups["beta"]["users"].append("cat")
+    assert census() == 1
+    lines = [line for path in ledger.files() for line in path.read_text().splitlines()]
+    assert len(lines) == 3 and '"members": 2' in lines[-1] and '"beta"' in lines[-1]
+    assert take_census(ledger, Plans(), volumes, groups, set) == 2  # without memory: all
+
+
+def test_each_month_starts_with_every_project():
+    record = {"kind": "project", "project": "alpha", "plan": "public", "members": 1}
+    last = {"alpha": ("2026-05", json.dumps(record, sort_keys=True))}
+    assert changed_records([record], last, "2026-05") == []
+    assert changed_records([record], last, "2026-06") == [record]
