@@ -39,6 +39,8 @@ from .tokens import (
 )
 
 SUBJECT_KEY = "oidc_subject"
+# The endpoints an operator may set by hand instead of reading them from discovery.
+ENDPOINT_TRAITS = ("authorize_url", "token_url", "userdata_url", "jwks_url", "end_session_url")
 patch_token_authenticated_default()
 
 
@@ -202,6 +204,13 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
                 raise ValueError(
                     f"{name}.required_acr: {error}; add it to {name}.acr_levels"
                 ) from None
+        for endpoint in ENDPOINT_TRAITS:
+            url = getattr(self, endpoint)
+            try:
+                if url:
+                    check_url(endpoint, url)
+            except ProviderMisconfigured as error:
+                raise ValueError(f"{name}.{endpoint}: {error}") from None
         if self.userdata_url:
             self.log.info("Userinfo endpoint set by hand: %s", self.userdata_url)
         super().check_allow_config()
