@@ -103,7 +103,8 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
 
     provider_groups_claim = Unicode(
         "groups",
-        help="Claim (dotted path) listing the person's groups at the provider.",
+        help="""Claim (dotted path) listing the person's groups at the provider. It replaces
+        oauthenticator's `claim_groups_key` and `auth_state_groups_key`, which are ignored.""",
     ).tag(config=True)
 
     allowed_provider_groups = Set(
