@@ -79,6 +79,38 @@ def test_refresh_asks_for_a_new_login_once_the_claims_no_longer_allow(groups, st
     assert result == (refreshed if still_in else False)
 
 
+def hook_answering(answer, calls):
+    async def hook(authenticator, user, auth_state):
+        calls.append((authenticator, user.name, auth_state))
+        return answer
+
+    return hook
+
+
+REFRESHED = model("bob", ["hds-users"])
+HOOK_MODEL = {"name": "bob", "auth_state": {"from": "the hook"}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "auth_state", "result"),
+    [
+        (True, None, True),  # keeps a login the default ends (no auth state)
+        (False, LOGGED_IN, False),  # ends a login the default keeps
+        (HOOK_MODEL, LOGGED_IN, HOOK_MODEL),
+        (None, LOGGED_IN, REFRESHED),  # None: the default refresh decides
+        (None, None, False),
+    ],
+)
+def test_refresh_user_hook_is_called_as_oauthenticator_does(answer, auth_state, result):
+    calls = []
+    auth = authenticator(
+        allowed_provider_groups={"hds-users"}, refresh_user_hook=hook_answering(answer, calls)
+    )
+    auth._refreshed_model = returning(REFRESHED)
+    assert asyncio.run(auth.refresh_user(fake_user("bob", auth_state))) == result
+    assert calls == [(auth, "bob", auth_state)]
+
+
 # The hosting team group ------------------------------------------------------------------------
 
 

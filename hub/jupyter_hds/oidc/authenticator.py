@@ -512,10 +512,16 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
 
         True keeps the current auth, a model updates it, False requires a new login: when the
         tokens cannot be refreshed, or the person is no longer allowed at the provider.
+        As in oauthenticator, `refresh_user_hook` is asked first and its answer, unless None,
+        replaces all of this.
         """
         if not self.enable_auth_state:
             return True
         auth_state = await user.get_auth_state()
+        if self.refresh_user_hook is not None:
+            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            if refreshed is not None:
+                return refreshed
         if not auth_state or "id_token_claims" not in auth_state:
             return False
         try:
