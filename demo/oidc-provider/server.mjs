@@ -1,7 +1,8 @@
 // Local OpenID Connect provider for `make up` and the tests: oidc-provider with file-based demo accounts.
 //
-// Settings come from the environment (start.sh documents them). The accounts' passwords are
-// published in the README, so this provider refuses to listen on anything but a loopback address.
+// Settings come from the environment, DEMO_OIDC_* below; scripts/up.sh (`make up`) and
+// tests/support/oidc.py set them. The accounts' passwords are published in the README, so this
+// provider refuses to listen on anything but a loopback address.
 import { createHash, generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';

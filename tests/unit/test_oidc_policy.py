@@ -120,11 +120,18 @@ def test_missing_settings_stop_the_hub_with_the_fix(case_id, settings, message):
         ("issuer", "http://login.example.org", "https"),
         ("id_token_algorithms", ["HS256"], "choose among"),
         ("id_token_algorithms", [], "choose among"),
+        ("authorize_url", "http://login.example.org/auth", r"authorize_url: .*https"),
+        ("token_url", "http://login.example.org/token", r"token_url: .*https"),
+        ("userdata_url", "http://login.example.org/userinfo", r"userdata_url: .*https"),
+        ("jwks_url", "http://login.example.org/certs", r"jwks_url: .*https"),
+        ("end_session_url", "http://login.example.org/logout", r"end_session_url: .*https"),
+        ("token_url", "ftp://127.0.0.1/token", r"token_url: .*https"),
     ],
 )
 def test_unsafe_values_are_refused_when_set(name, value, message):
+    """Refused when the config is read, or at the latest when the hub starts."""
     with pytest.raises(Exception, match=message):
-        authenticator(**{name: value})
+        authenticator(**{name: value}).check_allow_config()
 
 
 def test_prosante_preset_defaults():

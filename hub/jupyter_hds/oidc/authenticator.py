@@ -39,6 +39,8 @@ from .tokens import (
 )
 
 SUBJECT_KEY = "oidc_subject"
+# The endpoints an operator may set by hand instead of reading them from discovery.
+ENDPOINT_TRAITS = ("authorize_url", "token_url", "userdata_url", "jwks_url", "end_session_url")
 patch_token_authenticated_default()
 
 
@@ -101,7 +103,8 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
 
     provider_groups_claim = Unicode(
         "groups",
-        help="Claim (dotted path) listing the person's groups at the provider.",
+        help="""Claim (dotted path) listing the person's groups at the provider. It replaces
+        oauthenticator's `claim_groups_key` and `auth_state_groups_key`, which are ignored.""",
     ).tag(config=True)
 
     allowed_provider_groups = Set(
@@ -202,6 +205,13 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
                 raise ValueError(
                     f"{name}.required_acr: {error}; add it to {name}.acr_levels"
                 ) from None
+        for endpoint in ENDPOINT_TRAITS:
+            url = getattr(self, endpoint)
+            try:
+                if url:
+                    check_url(endpoint, url)
+            except ProviderMisconfigured as error:
+                raise ValueError(f"{name}.{endpoint}: {error}") from None
         if self.userdata_url:
             self.log.info("Userinfo endpoint set by hand: %s", self.userdata_url)
         super().check_allow_config()
@@ -502,10 +512,16 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
 
         True keeps the current auth, a model updates it, False requires a new login: when the
         tokens cannot be refreshed, or the person is no longer allowed at the provider.
+        As in oauthenticator, `refresh_user_hook` is asked first and its answer, unless None,
+        replaces all of this.
         """
         if not self.enable_auth_state:
             return True
         auth_state = await user.get_auth_state()
+        if self.refresh_user_hook is not None:
+            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            if refreshed is not None:
+                return refreshed
         if not auth_state or "id_token_claims" not in auth_state:
             return False
         try:

@@ -151,8 +151,3 @@ class Provider:
             self._jwks, self._jwks_time = document, self.clock()
         assert self._jwks is not None
         return self._jwks
-
-    def forget(self) -> None:
-        """Drop the cached copies (tests; an operator who changed the provider's settings)."""
-        self._metadata = self._jwks = None
-        self._metadata_time = self._jwks_time = -float("inf")
