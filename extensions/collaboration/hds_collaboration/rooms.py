@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from jupyter_server.base.handlers import JupyterHandler
 from tornado.web import HTTPError
 
+from hds_data_guard.events import make_event
+
 ROOM_FORMATS = ("json", "text")
 ROUTE = "/api/collaboration/room"
 
@@ -85,8 +87,6 @@ def _record(handler, guard, decision: RoomDecision, path, record_plain, outcome:
         record_plain("collaboration.room.refused" if outcome == "refused" else "document.opened",
                      actor, outcome, handler, target=path, reason=decision.reason)  # fmt: skip
         return
-    from hds_data_guard.events import make_event
-
     guard.sink.record(
         make_event(
             decision.action,
