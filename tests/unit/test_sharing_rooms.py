@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from hds_collaboration.rooms import decide
+from hds_collaboration.rooms import decide, room_file
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,24 @@ def test_room_decision(case_id, file_format, in_dataset, dataset_content, allowe
     decision = decide(file_format, in_dataset, dataset_content)
     assert (decision.allowed, decision.action) == (allowed, action)
     assert decision.reason or allowed
+
+
+class FileIds:
+    def get_path(self, file_id):
+        return {"4f2a": "work/analysis.ipynb"}.get(file_id)
+
+
+@pytest.mark.parametrize(
+    "case_id, room, expected",
+    [
+        ("notebook", "json:notebook:4f2a", ("json", "work/analysis.ipynb")),
+        ("unknown-file-id", "text:file:9999", ("text", None)),
+        ("awareness", "JupyterLab:globalAwareness", None),
+        ("no-colon", "transient", None),
+    ],
+)
+def test_room_file(case_id, room, expected):
+    assert room_file({"file_id_manager": FileIds()}, room) == expected
 
 
 def test_collaboration_events_have_the_contract_shape():

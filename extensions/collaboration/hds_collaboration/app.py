@@ -18,7 +18,7 @@ from hds_data_guard.sink import event_logger
 
 from .guests import GuestWatch
 from .origin import same_origin_collaboration
-from .rooms import guard_rooms
+from .rooms import guard_rooms, room_file
 
 AWARENESS_SCHEMA = "https://schema.jupyter.org/jupyter_collaboration/awareness/v1"
 
@@ -115,11 +115,10 @@ class CollaborationGuardApp(ExtensionApp):
             self.record(action, data.get("username", ""), "allowed", None, target=path)
 
     def _room_path(self, room: str) -> str:
-        file_id = room.split(":", 2)[-1]
-        manager = self.serverapp.web_app.settings.get("file_id_manager")
+        found = None
         with contextlib.suppress(Exception):
-            return manager.get_path(file_id) or room
-        return room
+            found = room_file(self.serverapp.web_app.settings, room)
+        return found[1] if found and found[1] else room
 
     def record(self, action, actor, outcome, handler=None, target=None, **details) -> None:
         """One event, in the hub's audit event shape, as a JSON line in the server log."""
