@@ -238,17 +238,49 @@ def test_the_dataset_is_read_only_in_the_container(server):
 HOSTILE_LABCONFIG = f"""
 import json, os
 plugins = {LOCKED_PLUGINS!r}
-for folder in ("/home/jovyan/.local/etc/jupyter/labconfig", "/tmp/jupyter/labconfig"):
-    os.makedirs(folder, exist_ok=True)
-    with open(folder + "/page_config.json", "w") as f:
-        json.dump({{"disabledExtensions": dict.fromkeys(plugins, False),
-                   "lockedExtensions": dict.fromkeys(plugins, False)}}, f)
+folder = "/home/jovyan/.local/etc/jupyter/labconfig"
+os.makedirs(folder, exist_ok=True)
+with open(folder + "/page_config.json", "w") as f:
+    json.dump({{"disabledExtensions": dict.fromkeys(plugins, False),
+               "lockedExtensions": dict.fromkeys(plugins, False)}}, f)
+"""
+
+# Jupyter's config and data paths, as any Jupyter process in the container finds them, and
+# which of their folders user code could write (or create: the nearest existing folder).
+PATHS_PROBE = """
+import json, os, subprocess
+paths = json.loads(subprocess.run(["jupyter", "--paths", "--json"], capture_output=True,
+                                  text=True, check=True).stdout)
+def writable(folder):
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return os.access(folder, os.W_OK)
+print(json.dumps({
+    "paths": paths,
+    "writable": [p for kind in ("config", "data") for p in paths[kind] if writable(p)],
+    "control": [p for p in ("/home/jovyan/.local/etc/jupyter", "/tmp/jupyter/labconfig",
+                            "/home/jovyan/work/.jupyter") if writable(p)],
+}))
 """
 
 
+def test_no_folder_user_code_can_write_is_on_jupyters_config_or_data_path(server):
+    code, output = server.exec(PATHS_PROBE)
+    assert code == 0, output
+    result = json.loads(output.strip().splitlines()[-1])
+    config, data = result["paths"]["config"], result["paths"]["data"]
+    assert config[0] == "/opt/hds/etc/jupyter", "the image's config comes first"
+    assert "/opt/hds/share/jupyter" in data
+    for folder in ("/home/jovyan/.local/etc/jupyter", "/tmp/jupyter"):
+        assert not any(p == folder or p.startswith(folder + "/") for p in config + data), folder
+    assert result["writable"] == []
+    # Shows the probe can fail: these folders, on no path, are writable by user code.
+    assert len(result["control"]) == 3, result["control"]
+
+
 def test_jupyterlab_keeps_its_exits_locked_despite_a_user_config(server):
-    # The only places user code can write in $HOME are ~/.local (a tmpfs) and ~/work; try both
-    # the user-site config folder and /tmp while the server runs.
+    # The only places user code can write in $HOME are the ~/.local tmpfs and ~/work (and
+    # ~/shared): write a page config in the user-site config folder while the server runs.
     code, output = server.exec(HOSTILE_LABCONFIG)
     assert code == 0, output
     page = server.request("GET", "lab")

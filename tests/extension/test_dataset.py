@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hds_data_guard.dataset import DatasetFolder
-from hds_data_guard.events import make_event
+from hds_data_guard.events import audit_event, make_event
 
 
 @pytest.fixture
@@ -87,3 +87,15 @@ def test_bad_events_are_refused_with_the_reason(case_id, fields, message):
     with pytest.raises(ValueError, match=message):
         make_event(args.pop("action"), project=None, target=None, source=None, route="/files",
                    method="GET", reason="r", **args)  # fmt: skip
+
+
+def test_other_extensions_record_their_own_dotted_actions():
+    event = audit_event("document.joined", actor="carol", outcome="allowed", project="alpha",
+                        target="work/a.ipynb", source=None, owner="alice")  # fmt: skip
+    assert (event["action"], event["details"]) == ("document.joined", {"owner": "alice"})
+    with pytest.raises(ValueError, match="must be dotted lowercase"):
+        audit_event("Document Joined", actor="carol", outcome="allowed", project="alpha",
+                    target=None, source=None)  # fmt: skip
+    with pytest.raises(ValueError, match="needs the user name"):
+        audit_event("document.joined", actor="", outcome="allowed", project="alpha",
+                    target=None, source=None)  # fmt: skip

@@ -147,6 +147,38 @@ async def test_unreadable_spool_lines_are_set_aside_not_lost(spool, sink, hub_en
     assert spool.rejected_path.read_text() == '{"half an event\n'
 
 
+async def test_unreadable_lines_past_the_first_batch_are_set_aside_in_turn(spool, hub_endpoint):
+    sink = AuditSink(spool, hub_endpoint.url, hub_endpoint.token, log=log, batch_size=1)
+    hub_endpoint.stop()
+    sink.record(event(0))
+    with spool.path.open("a") as f:
+        f.write('{"half an event\n\n{"no": "id"}\n')
+    sink.record(event(1))
+    hub_endpoint.start()
+    assert await sink.flush()
+    assert targets(hub_endpoint.events) == ["work/file-0.csv", "work/file-1.csv"]
+    assert spool.rejected_path.read_text() == '{"half an event\n{"no": "id"}\n'
+    assert len(spool) == 0
+
+
+async def test_events_recorded_while_a_batch_is_sent_stay_queued(sink, spool, hub_endpoint):
+    send = sink.post
+
+    async def post(events):
+        if targets(events) == ["work/file-0.csv", "work/file-1.csv"]:
+            spool.append(event(2))  # recorded while the hub is answering
+        return await send(events)
+
+    sink.post = post
+    hub_endpoint.stop()
+    sink.record(event(0))
+    sink.record(event(1))
+    hub_endpoint.start()
+    assert await sink.flush()
+    assert targets(hub_endpoint.events) == [f"work/file-{n}.csv" for n in range(3)]
+    assert len(spool) == 0
+
+
 async def test_without_a_hub_events_only_go_to_the_log(spool, event_lines):
     sink = AuditSink(spool, "", "", log=log)
     sink.record(event(0))

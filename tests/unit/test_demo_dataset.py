@@ -48,3 +48,18 @@ def test_pandas_reads_the_same_tables(cohort):
     assert len(frame) == 300 and frame["pseudo_id"].is_unique
     with pytest.raises(KeyError, match="tables: labs, patients, stays"):
         hds_dataset.read("visits", cohort)
+
+
+def test_connections_spill_to_the_tmpfs_not_the_notebook_folder(cohort, monkeypatch):
+    spill_folders = []
+    real_connect = duckdb.connect
+
+    def connect(*args, **kwargs):
+        con = real_connect(*args, **kwargs)
+        spill_folders.append(con.execute("select current_setting('temp_directory')").fetchone())
+        return con
+
+    monkeypatch.setattr(duckdb, "connect", connect)
+    hds_dataset.connect(cohort)
+    hds_dataset.read("patients", cohort)
+    assert spill_folders == [("/tmp/duckdb",), ("/tmp/duckdb",)]

@@ -6,8 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -15,10 +13,12 @@ from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
 from traitlets import Float, Unicode, default
 
+from hds_data_guard.events import audit_event, server_project
+from hds_data_guard.sink import event_logger
+
 from .guests import GuestWatch
 from .origin import same_origin_collaboration
-from .record import event_logger
-from .rooms import guard_rooms
+from .rooms import guard_rooms, room_file
 
 AWARENESS_SCHEMA = "https://schema.jupyter.org/jupyter_collaboration/awareness/v1"
 
@@ -48,7 +48,7 @@ class CollaborationGuardApp(ExtensionApp):
 
     @default("project")
     def _default_project(self):
-        return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+        return server_project()
 
     watch: GuestWatch | None = None
     _sweeper: asyncio.Task | None = None
@@ -115,25 +115,23 @@ class CollaborationGuardApp(ExtensionApp):
             self.record(action, data.get("username", ""), "allowed", None, target=path)
 
     def _room_path(self, room: str) -> str:
-        file_id = room.split(":", 2)[-1]
-        manager = self.serverapp.web_app.settings.get("file_id_manager")
+        found = None
         with contextlib.suppress(Exception):
-            return manager.get_path(file_id) or room
-        return room
+            found = room_file(self.serverapp.web_app.settings, room)
+        return found[1] if found and found[1] else room
 
     def record(self, action, actor, outcome, handler=None, target=None, **details) -> None:
         """One event, in the hub's audit event shape, as a JSON line in the server log."""
-        event = {
-            "id": uuid.uuid4().hex,
-            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "action": action,
-            "actor": actor,
-            "project": self.project or None,
-            "target": target or f"{self.owner}/{self.project}",
-            "outcome": outcome,
-            "source": handler.request.remote_ip if handler is not None else None,
-            "details": {"owner": self.owner, **details},
-        }
+        event = audit_event(
+            action,
+            actor=actor,
+            outcome=outcome,
+            project=self.project,
+            target=target or f"{self.owner}/{self.project}",
+            source=handler.request.remote_ip if handler is not None else None,
+            owner=self.owner,
+            **details,
+        )
         event_logger().info(json.dumps(event, sort_keys=True))
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from jupyter_server.base.handlers import JupyterHandler
 from tornado.web import HTTPError
 
+from hds_data_guard.events import make_event
+
 ROOM_FORMATS = ("json", "text")
 ROUTE = "/api/collaboration/room"
 
@@ -44,6 +46,18 @@ def decide(file_format: str, in_dataset: bool, dataset_content: str) -> RoomDeci
     return RoomDecision(True, "dataset.read", "dataset file opened for co-editing")
 
 
+def room_file(settings, room: str) -> tuple[str, str | None] | None:
+    """The format and file path of document room `room` (`<format>:<type>:<file id>`).
+
+    None for rooms that hold no file (awareness and other transient rooms); the path is
+    None when the file id is unknown.
+    """
+    if room.count(":") < 2:
+        return None
+    file_format, _, file_id = room.split(":", 2)
+    return file_format, settings["file_id_manager"].get_path(file_id)
+
+
 def guard_rooms(record_plain) -> None:
     """Put `decide` in front of jupyter-collaboration's room websocket (once per process).
 
@@ -57,11 +71,10 @@ def guard_rooms(record_plain) -> None:
         return
 
     async def prepare(self):
-        room = self.request.path.rstrip("/").rsplit("/", 1)[-1]
-        if room.count(":") < 2:  # awareness and other transient rooms hold no file
+        found = room_file(self.settings, self.request.path.rstrip("/").rsplit("/", 1)[-1])
+        if found is None:
             return await original(self)
-        file_format, _, file_id = room.split(":", 2)
-        path = self.settings["file_id_manager"].get_path(file_id)
+        file_format, path = found
         guard = self.settings.get("hds_data_guard")
         in_dataset = bool(guard and guard.dataset and guard.dataset.contains(path))
         content = guard.dataset_content if guard else "text"
@@ -82,11 +95,10 @@ def guard_rooms(record_plain) -> None:
 def _record(handler, guard, decision: RoomDecision, path, record_plain, outcome: str) -> None:
     actor = handler.current_user.username
     if decision.action is None or guard is None or guard.sink is None:
-        record_plain("collaboration.room.refused" if outcome == "refused" else "document.opened",
-                     actor, outcome, handler, target=path, reason=decision.reason)  # fmt: skip
+        # A refusal that is not about the dataset: rooms that open record dataset reads only.
+        record_plain("collaboration.room.refused", actor, outcome, handler, target=path,
+                     reason=decision.reason)  # fmt: skip
         return
-    from hds_data_guard.events import make_event
-
     guard.sink.record(
         make_event(
             decision.action,

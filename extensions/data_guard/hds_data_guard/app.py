@@ -9,7 +9,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Bool, Enum, Float, Instance, Integer, TraitError, Unicode, default, validate
 
-from . import handlers, routing
+from . import events, handlers, routing
 from .dataset import DatasetFolder, check_dataset_dir
 from .hardening import make_undumpable
 from .sink import AuditSink
@@ -108,7 +108,7 @@ class DataGuardApp(ExtensionApp):
 
     @default("project")
     def _default_project(self):
-        return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+        return events.server_project()
 
     @default("spool_path")
     def _default_spool_path(self):

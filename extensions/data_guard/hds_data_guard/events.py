@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,13 @@ ACTIONS = (
     DATASET_MOVE_BLOCKED,
 )
 OUTCOMES = ("allowed", "refused")
+# The hub's intake accepts any dotted lowercase action (jupyter_hds.audit.intake.ACTION).
+ACTION = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
+
+
+def server_project() -> str:
+    """The project of this server: its JupyterHub server name (servers are named by project)."""
+    return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
 
 
 def make_event(
@@ -37,9 +46,30 @@ def make_event(
     reason: str,
     **details: Any,
 ) -> dict[str, Any]:
-    """Return one event as the JSON-ready dict of the hub contract, with a fresh id and time."""
+    """Return one data-guard event (route, method and reason in its details); see audit_event."""
     if action not in ACTIONS:
         raise ValueError(f"unknown data-guard action {action!r}; known: {', '.join(ACTIONS)}")
+    return audit_event(action, actor=actor, outcome=outcome, project=project, target=target,
+                       source=source, route=route, method=method, reason=reason,
+                       **details)  # fmt: skip
+
+
+def audit_event(
+    action: str,
+    *,
+    actor: str,
+    outcome: str,
+    project: str | None,
+    target: str | None,
+    source: str | None,
+    **details: Any,
+) -> dict[str, Any]:
+    """Return one event as the JSON-ready dict of the hub contract, with a fresh id and time.
+
+    Any dotted action the hub accepts; the collaboration guard records its own with it.
+    """
+    if len(action) > 64 or not ACTION.match(action):
+        raise ValueError(f"action {action!r} must be dotted lowercase, e.g. download.blocked")
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     if not actor:
@@ -53,5 +83,5 @@ def make_event(
         "target": target,
         "outcome": outcome,
         "source": source or None,
-        "details": {"route": route, "method": method, "reason": reason, **details},
+        "details": details,
     }

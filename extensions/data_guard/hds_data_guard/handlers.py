@@ -148,8 +148,16 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
     async def get(self, path: str = "") -> None:
         path = path or ""
         wants_content = self.get_query_argument("content", default="1") != "0"
-        if wants_content and not await ensure_async(self.contents_manager.dir_exists(path)):
-            if self.get_query_argument("format", default=None) == "base64":
+        raw = self.get_query_argument("format", default=None) == "base64"
+        guard = self.guard
+        hidden = guard is not None and guard.dataset_content == "none"
+        # Only these two checks happen before the read; folders are never refused here.
+        if (
+            wants_content
+            and (raw or hidden)
+            and not await ensure_async(self.contents_manager.dir_exists(path))
+        ):
+            if raw:
                 self._check_raw_read(path)
             self._check_dataset_content(path)
         await super().get(path)  # type: ignore[misc]

@@ -112,16 +112,17 @@ class AuditSink:
         while batch := spool.head(self.batch_size):
             result = await self.post(batch)
             if result.retry:
-                self.log.warning("data guard: hub audit endpoint unavailable (%s); %d event(s) "
-                                 "kept for replay", result.error, len(spool))  # fmt: skip
+                self.log.warning("data guard: hub audit endpoint unavailable (%s); a batch of "
+                                 "%d event(s), and any after it, kept for replay", result.error,
+                                 len(batch))  # fmt: skip
                 return False
-            spool.remove(result.accepted)
+            # Answered: every event of the batch leaves the queue, accepted or refused.
             refused = [e for e in batch if e["id"] not in result.accepted]
+            reason = result.error or "not accepted by the hub"
             if refused:
                 self.log.error("data guard: the hub refused %d event(s) (%s); kept in %s",
-                               len(refused), result.error or "not accepted",
-                               spool.rejected_path)  # fmt: skip
-                spool.reject(refused, result.error or "not accepted by the hub")
+                               len(refused), reason, spool.rejected_path)  # fmt: skip
+            spool.drop_head(len(batch), refused, reason)
         return True
 
     async def post(self, events: list[dict[str, Any]]) -> Delivery:

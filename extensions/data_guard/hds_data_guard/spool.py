@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,37 +30,54 @@ class EventSpool:
         self._append_lines(self.path, [json.dumps(event, sort_keys=True)])
 
     def head(self, limit: int) -> list[dict[str, Any]]:
-        """The oldest `limit` events; unreadable lines are moved to the rejected file first."""
-        lines = self._lines()
-        events, bad = [], []
-        for line in lines:
-            try:
-                event = json.loads(line)
-                if not isinstance(event, dict) or not event.get("id"):
-                    raise ValueError("not an event with an id")
-            except ValueError:
-                bad.append(line)
-                continue
-            events.append(event)
+        """The oldest `limit` events; unreadable lines among them move to the rejected file.
+
+        Reads only as far as the batch goes, unless unreadable lines make the file be
+        rewritten without them: the batch is then the first lines of the file again.
+        """
+        try:
+            f = self.path.open(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        events: list[dict[str, Any]] = []
+        good: list[str] = []
+        bad: list[str] = []
+        rest: list[str] = []
+        with f:
+            for line in f:
+                if len(events) == limit:
+                    if bad:
+                        rest = [line, *f]
+                    break
+                line = line.rstrip("\n")
+                if not line.strip():
+                    continue
+                event = _parse(line)
+                if event is None:
+                    bad.append(line)
+                else:
+                    events.append(event)
+                    good.append(line)
         if bad:
             log.error("data guard: %d unreadable line(s) in %s moved to %s",
                       len(bad), self.path, self.rejected_path)  # fmt: skip
             self._append_lines(self.rejected_path, bad)
-            self._rewrite([json.dumps(e, sort_keys=True) for e in events])
-        return events[:limit]
+            self._rewrite(good + [line.rstrip("\n") for line in rest if line.strip()])
+        return events
 
-    def remove(self, ids: set[str]) -> None:
-        """Drop the events whose id is in `ids` (the hub has them)."""
-        if not ids:
-            return
-        kept = [line for line in self._lines() if _event_id(line) not in ids]
-        self._rewrite(kept)
+    def drop_head(
+        self, count: int, rejected: Sequence[dict[str, Any]] = (), reason: str = ""
+    ) -> None:
+        """Take the oldest `count` events out of the queue: a batch the hub has answered.
 
-    def reject(self, events: list[dict[str, Any]], reason: str) -> None:
-        """Move `events` out of the queue into the rejected file, with the hub's reason."""
-        lines = [json.dumps({**e, "rejected": reason}, sort_keys=True) for e in events]
-        self._append_lines(self.rejected_path, lines)
-        self.remove({e["id"] for e in events})
+        Those of them the hub refused for good (`rejected`) are written to the rejected
+        file first, with the hub's `reason`; then the queue is rewritten once.
+        """
+        if rejected:
+            lines = [json.dumps({**e, "rejected": reason}, sort_keys=True) for e in rejected]
+            self._append_lines(self.rejected_path, lines)
+        if count > 0:
+            self._rewrite(self._lines()[count:])
 
     def __len__(self) -> int:
         return len(self._lines())
@@ -69,7 +87,8 @@ class EventSpool:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
-        return [line for line in text.splitlines() if line.strip()]
+        # Lines end at "\n" only, as when head() reads the file line by line.
+        return [line for line in text.split("\n") if line.strip()]
 
     def _rewrite(self, lines: list[str]) -> None:
         partial = self.path.with_name(self.path.name + ".partial")
@@ -87,8 +106,10 @@ class EventSpool:
             os.fsync(f.fileno())
 
 
-def _event_id(line: str) -> str | None:
+def _parse(line: str) -> dict[str, Any] | None:
+    """The event on `line`, or None when it is not one (not JSON, or no id)."""
     try:
-        return json.loads(line).get("id")
-    except (ValueError, AttributeError):
+        event = json.loads(line)
+    except ValueError:
         return None
+    return event if isinstance(event, dict) and event.get("id") else None

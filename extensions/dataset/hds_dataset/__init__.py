@@ -36,8 +36,7 @@ def tables(folder: str | os.PathLike[str] = DATASET_DIR) -> dict[str, str]:
 
 def connect(folder: str | os.PathLike[str] = DATASET_DIR) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per table of the dataset."""
-    # The container's root is read-only; DuckDB spills to the /tmp tmpfs.
-    con = duckdb.connect(config={"temp_directory": "/tmp/duckdb"})  # noqa: S108
+    con = _duckdb()
     for name, source in tables(folder).items():
         con.execute(f'create view "{name}" as select * from {source}')  # noqa: S608 (names are \w)
     return con
@@ -48,7 +47,17 @@ def read(table: str, folder: str | os.PathLike[str] = DATASET_DIR) -> pd.DataFra
     available = tables(folder)
     if table not in available:
         raise KeyError(f"no table {table!r} in the dataset; tables: {', '.join(available)}")
-    return duckdb.connect().execute(f"select * from {available[table]}").df()  # noqa: S608
+    with _duckdb() as con:
+        return con.execute(f"select * from {available[table]}").df()  # noqa: S608
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that spills to the /tmp tmpfs.
+
+    Not to its default `.tmp` in the current (notebook) folder: the container's root is
+    read-only, and spilled table data does not belong next to the researcher's work.
+    """
+    return duckdb.connect(config={"temp_directory": "/tmp/duckdb"})  # noqa: S108
 
 
 def _quote(path: Path) -> str:
