@@ -61,7 +61,7 @@ CASES = [
      (403, "cannot be copied", ("dataset.copy.blocked", "work/link.parquet", "refused", API))),
     ("contents-copy-the-home-folder",
      ("POST", "api/contents/work", {}, {"copy_from": "/"}),
-     (403, "cannot be copied", ("dataset.copy.blocked", "", "refused", API))),
+     (403, "cannot be copied", ("dataset.copy.blocked", "/", "refused", API))),
     ("contents-copy-the-home-folder-dot-dot",
      ("POST", "api/contents/work", {}, {"copy_from": "work/.."}),
      (403, "cannot be copied", ("dataset.copy.blocked", "work/..", "refused", API))),

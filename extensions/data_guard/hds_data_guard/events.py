@@ -80,7 +80,8 @@ def audit_event(
         "action": action,
         "actor": actor,
         "project": project or None,
-        "target": target,
+        # An empty path is the contents root (the home folder); the hub takes no empty text.
+        "target": "/" if target == "" else target,
         "outcome": outcome,
         "source": source or None,
         "details": details,
