@@ -124,6 +124,16 @@ CASES = [
         ("api.post", None, "/hub/api/new-thing", "succeeded"),
     ),
     (
+        "refused-read",
+        request("GET", "admin", 403, actor="dpo", actor_kind="user"),
+        ("api.get", None, "/hub/admin", "refused"),
+    ),
+    (
+        "refused-read-api",
+        request("GET", "api/users/bob/tokens", 403, actor="dpo", actor_kind="user"),
+        ("api.get", None, "/hub/api/users/bob/tokens", "refused"),
+    ),
+    (
         "spawn-page",
         request("GET", "spawn/alice/cohort-a", 302, location="/hub/spawn-pending/alice/cohort-a"),
         ("server.start", "cohort-a", "alice/cohort-a", "succeeded"),
@@ -191,6 +201,18 @@ NOT_RECORDED = [
     (
         "oauth-to-login",
         request("GET", "api/oauth2/authorize", 302, actor="anonymous", actor_kind="anonymous"),
+    ),
+    (
+        "anonymous-refused-read",
+        request("GET", "api/users", 403, actor="anonymous", actor_kind="anonymous"),
+    ),
+    (
+        "own-route-refused",  # the endpoint records its refusals itself
+        request("POST", "api/hds/audit/events", 403, actor="erin", actor_kind="user"),
+    ),
+    (
+        "open-unknown-client-refused",  # the authorize route decides, not the refusal rule
+        request("GET", "api/oauth2/authorize", 403, actor="bob", actor_kind="user"),
     ),
 ]
 

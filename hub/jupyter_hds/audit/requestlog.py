@@ -25,6 +25,7 @@ from .intake import new_event
 log = logging.getLogger("jupyter_hds.audit")
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+REFUSED = {401, 403}
 MAX_BODY = 8192
 SECRET_KEYS = re.compile(r"pass|secret|token$|^token|auth_state|api_key", re.I)
 USER, SERVER, GROUP = r"(?P<user>[^/]+)", r"(?P<server>[^/]*)", r"(?P<group>[^/]+)"
@@ -93,7 +94,7 @@ class Request:
 def outcome(status: int) -> str:
     if status < 400:
         return "succeeded"
-    return "refused" if status in (401, 403) else "failed"
+    return "refused" if status in REFUSED else "failed"
 
 
 def describe(request: Request) -> dict[str, Any] | None:
@@ -106,7 +107,12 @@ def describe(request: Request) -> dict[str, Any] | None:
             if request.path.startswith("spawn"):
                 return _spawned(request, match)
             return _changed(request, action, match.groupdict())
-    if request.method in MUTATING and not SKIPPED.match(request.path):
+    if SKIPPED.match(request.path):
+        return None
+    refused = request.status in REFUSED and request.actor_kind != "anonymous"
+    if request.method in MUTATING or refused:
+        # A change by any route, and a refusal of a logged-in person, whatever the method (an
+        # auditor opening the admin panel). An anonymous refusal is a login redirect or a bad token.
         return _event(request, f"api.{request.method.lower()}", target=f"/hub/{request.path}")
     return None
 
