@@ -71,6 +71,8 @@ ROUTES: list[tuple[set[str], re.Pattern[str], str]] = [
 SKIPPED = re.compile(
     r"^(api/users/[^/]+/activity|api/oauth2/token|api/hds/audit/events|login|logout)$"
 )
+# The routes above that GET (and POST) reach: the only reads describe() can record when allowed.
+READ_ROUTES = [(m - MUTATING, pattern) for m, pattern, _ in ROUTES if m - MUTATING]
 SERVER_CLIENT = re.compile(r"/user/(?P<user>[^/]+)/(?:(?P<server>[^/]+)/)?oauth_callback$")
 
 
@@ -95,6 +97,13 @@ def outcome(status: int) -> str:
     if status < 400:
         return "succeeded"
     return "refused" if status in REFUSED else "failed"
+
+
+def might_record(method: str, path: str, status: int) -> bool:
+    """Whether describe() could record this request: cheap, asked before reading who sent it."""
+    if method in MUTATING or status in REFUSED:
+        return True
+    return any(method in methods and pattern.match(path) for methods, pattern in READ_ROUTES)
 
 
 def describe(request: Request) -> dict[str, Any] | None:
@@ -207,16 +216,19 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def from_handler(handler) -> Request:
-    """Read a finished Tornado handler into a Request."""
+def from_handler(handler) -> Request | None:
+    """Read a finished Tornado handler into a Request; None when describe() would not record it."""
     request = handler.request
     base = handler.settings.get("hub").base_url if handler.settings.get("hub") else "/hub/"
     path = request.path[len(base) :] if request.path.startswith(base) else request.path.lstrip("/")
+    path, status = path.rstrip("/"), handler.get_status()
+    if not might_record(request.method, path, status):
+        return None
     actor, kind = _who(handler)
     return Request(
         method=request.method,
-        path=path.rstrip("/"),
-        status=handler.get_status(),
+        path=path,
+        status=status,
         actor=actor,
         actor_kind=kind,
         source=request.remote_ip,
@@ -246,7 +258,8 @@ def audit_request_log(handler) -> None:
     """Tornado `log_function`: JupyterHub's request log, then the audit event if there is one."""
     log_request(handler)
     try:
-        event = describe(from_handler(handler))
+        request = from_handler(handler)
+        event = describe(request) if request is not None else None
     except Exception:
         log.exception(
             "audit: could not describe %s %s", handler.request.method, handler.request.path
