@@ -11,6 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
 
+from ..events import OUTCOMES
 from ..service_page import ServicePage
 from .entry import FIELDS
 from .intake import new_event
@@ -74,7 +75,7 @@ class AuditPage(AuditHandler):
                 choices=choices,
                 status=await self.service.fresh_status(),
                 inbox_pending=self.service.inbox.pending(),
-                outcomes=("succeeded", "allowed", "refused", "failed"),
+                outcomes=OUTCOMES,
             )
         )
 
