@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,23 @@ def test_put_claim_read_done(tmp_path):
     assert inbox.read(claimed).events == batch
     inbox.done(claimed)
     assert inbox.pending() == 0
+
+
+def test_folders_are_made_once_and_again_if_removed(tmp_path, monkeypatch):
+    inbox = Inbox(tmp_path / "audit")
+    inbox.put(events(1))
+    make_folder = Path.mkdir
+
+    def no_mkdir(self, *args, **kwargs):
+        raise AssertionError(f"mkdir {self} again")
+
+    monkeypatch.setattr(Path, "mkdir", no_mkdir)
+    inbox.put(events(2))  # the hub's every event: no mkdir
+    monkeypatch.setattr(Path, "mkdir", make_folder)
+    shutil.rmtree(tmp_path / "audit")
+    inbox.put(events(1))
+    assert oct((tmp_path / "audit" / "inbox").stat().st_mode & 0o777) == "0o700"
+    assert len(inbox.read(inbox.claim()[0]).events) == 1
 
 
 def test_puts_racing_claims_lose_nothing(tmp_path):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
+from jupyter_hds.audit import handlers
 from jupyter_hds.audit.intake import EventRefused, from_hub, from_server
 from jupyter_hds.events import Event
 
@@ -39,6 +41,21 @@ def test_a_good_report_is_marked_as_reported_by_its_server():
 
 def test_a_colleague_who_may_use_the_server_may_be_the_actor():
     assert check(report(actor="bob"))["actor"] == "bob"
+
+
+def test_a_batch_asks_the_database_once_per_person(monkeypatch):
+    asked = []
+
+    def may_use_server(db, name, owner, server):
+        asked.append(name)
+        return name == "bob"
+
+    monkeypatch.setattr(handlers, "may_use_server", may_use_server)
+    batch = [report(actor="bob") for _ in range(300)] + [report(actor="mallory")] * 200
+    hub_handler = SimpleNamespace(db=None)
+    checked, refusals = handlers.AuditEventsHandler._check(hub_handler, batch, "alice", "cohort-a")
+    assert (len(checked), len(refusals)) == (300, 200)
+    assert asked == ["bob", "mallory"]
 
 
 REFUSED = [

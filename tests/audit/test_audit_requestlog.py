@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
-from jupyter_hds.audit.requestlog import Request, describe
+from jupyter_hds.audit.requestlog import Request, describe, from_handler, might_record
 
 
 def request(method, path, status=200, body=None, **fields):
@@ -124,6 +125,16 @@ CASES = [
         ("api.post", None, "/hub/api/new-thing", "succeeded"),
     ),
     (
+        "refused-read",
+        request("GET", "admin", 403, actor="dpo", actor_kind="user"),
+        ("api.get", None, "/hub/admin", "refused"),
+    ),
+    (
+        "refused-read-api",
+        request("GET", "api/users/bob/tokens", 403, actor="dpo", actor_kind="user"),
+        ("api.get", None, "/hub/api/users/bob/tokens", "refused"),
+    ),
+    (
         "spawn-page",
         request("GET", "spawn/alice/cohort-a", 302, location="/hub/spawn-pending/alice/cohort-a"),
         ("server.start", "cohort-a", "alice/cohort-a", "succeeded"),
@@ -177,6 +188,11 @@ def test_requests_become_events(case_id, req, expected):
     assert event["details"]["status"] == req.status
 
 
+@pytest.mark.parametrize(("case_id", "req", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_what_is_recorded_passes_the_quick_test_first(case_id, req, expected):
+    assert might_record(req.method, req.path, req.status)
+
+
 NOT_RECORDED = [
     ("reads", request("GET", "api/users")),
     ("activity", request("POST", "api/users/alice/activity")),
@@ -191,6 +207,18 @@ NOT_RECORDED = [
     (
         "oauth-to-login",
         request("GET", "api/oauth2/authorize", 302, actor="anonymous", actor_kind="anonymous"),
+    ),
+    (
+        "anonymous-refused-read",
+        request("GET", "api/users", 403, actor="anonymous", actor_kind="anonymous"),
+    ),
+    (
+        "own-route-refused",  # the endpoint records its refusals itself
+        request("POST", "api/hds/audit/events", 403, actor="erin", actor_kind="user"),
+    ),
+    (
+        "open-unknown-client-refused",  # the authorize route decides, not the refusal rule
+        request("GET", "api/oauth2/authorize", 403, actor="bob", actor_kind="user"),
     ),
 ]
 
@@ -226,3 +254,33 @@ def test_large_or_binary_bodies_are_described_not_stored():
 def test_errors_carry_their_reason():
     event = describe(request("POST", "api/users/x", 400, reason="Bad Request"))
     assert event["details"]["reason"] == "Bad Request"
+
+
+class Finished:
+    """What the request log reads of a finished Tornado handler; counts who asks who sent it."""
+
+    def __init__(self, method, path, status, user=None):
+        self.request = SimpleNamespace(
+            method=method, path=path, body=b"", query_arguments={}, remote_ip="10.0.0.1",
+            request_time=lambda: 0.01,
+        )  # fmt: skip
+        self.settings, self._headers, self._reason = {}, {}, ""
+        self.status, self.user, self.asked = status, user, 0
+        self.expanded_scopes: set[str] = set()
+
+    def get_status(self):
+        return self.status
+
+    @property
+    def current_user(self):
+        self.asked += 1
+        return self.user
+
+
+def test_a_request_that_cannot_be_recorded_is_not_read_further():
+    read = Finished("GET", "/hub/api/users", 200, user=SimpleNamespace(name="root", admin=True))
+    assert from_handler(read) is None
+    assert read.asked == 0  # most of the hub's requests: nobody is looked up for them
+    refused = Finished("GET", "/hub/admin/", 403, user=SimpleNamespace(name="dpo", admin=False))
+    event = describe(from_handler(refused))
+    assert (event["action"], event["actor"], event["target"]) == ("api.get", "dpo", "/hub/admin")

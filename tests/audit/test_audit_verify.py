@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -211,6 +213,34 @@ def test_a_sealed_segment_altered_after_a_check_is_checked_again(record):
 
     rewrite_parquet(sealed_segment(directory, 0), alter)
     assert not verifier.verify().intact
+
+
+def test_a_byte_flipped_in_place_with_its_mtime_set_back_is_found(record):
+    """Same inode, same size, same mtime: only the ctime, which cannot be set back, changed."""
+    directory = sealed_record(record)
+    verifier = Verifier(directory)
+    assert verifier.verify().intact
+    path = sealed_segment(directory, 0)
+    before = path.stat()
+    at = path.read_bytes().find(b"alice")  # the actor column's dictionary: every row's actor
+    assert at > 0
+    time.sleep(0.05)  # past the kernel's coarse clock tick, or the ctime may not move
+    with path.open("r+b") as stream:
+        stream.seek(at)
+        stream.write(b"A")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    found = [str(b) for b in verifier.verify().breaks]
+    assert len(found) == 10
+    assert found[0] == (
+        "seq 1 (segments/000000000001.parquet row 1): "
+        "its hash does not match its content (entry altered)"
+    )
 
 
 @pytest.mark.parametrize("text", ["12", "x:" + "a" * 64, "12:abc", ""])

@@ -8,7 +8,6 @@ build/bench/; figures are printed, not asserted.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import statistics
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from jupyter_hds.audit.drain import Drainer
-from jupyter_hds.audit.entry import FIELDS, GENESIS, MESSAGE_VERSION, to_line
+from jupyter_hds.audit.entry import GENESIS, entry_hash, to_line
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.intake import new_event
 from jupyter_hds.audit.query import AuditQuery, Filters
@@ -45,13 +44,6 @@ ACTIONS = {
 
 
 SERVER_SIDE = ("dataset", "download", "export")
-
-
-def _encode(value) -> str:
-    if value is None:
-        return "~"
-    text = str(value)
-    return f"{len(text.encode())}:{text}"
 
 
 def generate(directory: Path, count: int, seed: int = 2025) -> None:
@@ -89,8 +81,7 @@ def generate(directory: Path, count: int, seed: int = 2025) -> None:
                 "reported_by": f"server:{who}/{where}" if action.startswith(SERVER_SIDE) else "hub",
                 "details": '{"route":"/files/"}' if outcome == "refused" else "{}", "prev": prev,
             }  # fmt: skip
-            message = MESSAGE_VERSION + "".join("|" + _encode(entry[n]) for n in FIELDS[:-1])
-            entry["hash"] = prev = hashlib.sha256(message.encode()).hexdigest()
+            entry["hash"] = prev = entry_hash(entry)
             rows.append(entry)
         if number < len(sizes):
             write_parquet(segment_path(directory, first, "parquet"), rows)

@@ -41,8 +41,12 @@ class Drainer:
         problems: list[tuple[str, list[str]]] = []
         for path in paths:
             claimed = self.inbox.read(path)
-            good += [e for e in claimed.events if well_formed(e)]
-            bad = [repr(e)[:2000] for e in claimed.events if not well_formed(e)]
+            bad = []
+            for event in claimed.events:
+                if well_formed(event):
+                    good.append(event)
+                else:
+                    bad.append(repr(event)[:2000])
             if claimed.unreadable or bad:
                 log.error(
                     "audit: %d unreadable events in %s",

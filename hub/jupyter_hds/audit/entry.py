@@ -51,13 +51,11 @@ def entry_hash(entry: dict[str, Any]) -> str:
     return hashlib.sha256(message(entry).encode()).hexdigest()
 
 
-def sql_message(columns: dict[str, str] | None = None) -> str:
+def sql_message() -> str:
     """The same message as `message()`, as a DuckDB expression over a row's columns."""
-    columns = columns or {}
     parts = []
     for name in HASHED:
-        column = columns.get(name, f'"{name}"')
-        text = f"CAST({column} AS VARCHAR)"
+        text = f'CAST("{name}" AS VARCHAR)'
         parts.append(f"'|' || coalesce(CAST(strlen({text}) AS VARCHAR) || ':' || {text}, '~')")
     return f"'{MESSAGE_VERSION}' || " + " || ".join(parts)
 

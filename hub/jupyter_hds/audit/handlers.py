@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -81,15 +82,7 @@ class AuditEventsHandler(APIHandler):
             raws = self._events()
         except EventRefused as refused:
             self._refuse(refused.status, str(refused), owner, "user", reporter, server)
-        checked, refusals = [], []
-        for raw in raws:
-            # Event by event: one false claim (a guest removed a moment ago, say) must not
-            # take the batch's other events with it. A refused event is kept as evidence
-            # inside its audit.report.refused entry, never as a trusted entry.
-            try:
-                checked.append(from_server(raw, owner, server, self._may_use(owner, server)))
-            except EventRefused as refused:
-                refusals.append((refused, raw))
+        checked, refusals = self._check(raws, owner, server)
         entries = [
             *checked,
             *(self._refusal(r, owner, reporter, server, raw) for r, raw in refusals),
@@ -115,8 +108,21 @@ class AuditEventsHandler(APIHandler):
             }
         )  # fmt: skip
 
-    def _may_use(self, owner: str, server: str):
-        return lambda name: may_use_server(self.db, name, owner, server)
+    def _check(self, raws: list[Any], owner: str, server: str):
+        """The batch's events that hold, and (refusal, event) for those that do not."""
+        # Whether someone may use the server is asked once per person: a batch of up to
+        # MAX_EVENTS_PER_REQUEST events, each a database look-up, runs on the hub's loop.
+        may_use = functools.cache(lambda name: may_use_server(self.db, name, owner, server))
+        checked, refusals = [], []
+        for raw in raws:
+            # Event by event: one false claim (a guest removed a moment ago, say) must not
+            # take the batch's other events with it. A refused event is kept as evidence
+            # inside its audit.report.refused entry, never as a trusted entry.
+            try:
+                checked.append(from_server(raw, owner, server, may_use))
+            except EventRefused as refused:
+                refusals.append((refused, raw))
+        return checked, refusals
 
     def _refusal(self, refused: EventRefused, owner, reporter, server, raw) -> dict[str, Any]:
         """The audit.report.refused entry for one refused event, carrying the event itself."""

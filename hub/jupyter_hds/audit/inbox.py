@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .segments import fsync_dir
+
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
 
 
@@ -40,8 +42,6 @@ class Inbox:
             raise ValueError(f"inbox source {source!r}: use lowercase letters, digits, - and _")
         if not events:
             return
-        self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.folder.mkdir(exist_ok=True, mode=0o700)
         data = b"".join(
             (json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
             for e in events
@@ -52,9 +52,14 @@ class Inbox:
                 return
         raise OSError(f"could not append to {path}: it keeps being claimed")
 
-    @staticmethod
-    def _append(path: Path, data: bytes) -> bool:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    def _append(self, path: Path, data: bytes) -> bool:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the first event ever, or the folder was removed
+            self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.folder.mkdir(exist_ok=True, mode=0o700)
+            fd = os.open(path, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -96,11 +101,7 @@ class Inbox:
 
     def done(self, path: Path) -> None:
         path.unlink()
-        fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(self.folder)
 
     def pending(self) -> int:
         """Files waiting in the inbox (for the audit page's health line)."""

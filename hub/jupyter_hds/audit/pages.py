@@ -11,8 +11,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
 
+from ..events import OUTCOMES
 from ..service_page import ServicePage
-from .entry import FIELDS
+from .entry import FIELDS, actor_kind
+from .hub import holds_admin
 from .intake import new_event
 from .query import Filters, csv_cell
 
@@ -74,7 +76,7 @@ class AuditPage(AuditHandler):
                 choices=choices,
                 status=await self.service.fresh_status(),
                 inbox_pending=self.service.inbox.pending(),
-                outcomes=("succeeded", "allowed", "refused", "failed"),
+                outcomes=OUTCOMES,
             )
         )
 
@@ -96,11 +98,15 @@ class AuditExport(AuditHandler):
             count += len(batch)
             self.write(self._csv(batch))
             await self.flush()
+        user = self.current_user
+        # The hub's rule; the service sees the scopes of the person's token for this page, which
+        # carries admin-ui too when the person holds it (the service's oauth_client_allowed_scopes).
+        admin = holds_admin(user.get("admin", False), user.get("scopes", ()))
         self.service.record(
             new_event(
                 "audit.export",
-                self.current_user["name"],
-                "admin" if self.current_user.get("admin") else "user",
+                user["name"],
+                actor_kind(user["name"], admin),
                 "succeeded",
                 reported_by="audit",
                 source=self.request.remote_ip,

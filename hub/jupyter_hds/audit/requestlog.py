@@ -19,12 +19,13 @@ from urllib.parse import unquote, urlparse
 from jupyterhub.log import log_request
 
 from .entry import actor_kind, canonical_details, format_time
-from .hub import ADMIN_SCOPES, HubAudit
+from .hub import HubAudit, holds_admin
 from .intake import new_event
 
 log = logging.getLogger("jupyter_hds.audit")
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+REFUSED = {401, 403}
 MAX_BODY = 8192
 SECRET_KEYS = re.compile(r"pass|secret|token$|^token|auth_state|api_key", re.I)
 USER, SERVER, GROUP = r"(?P<user>[^/]+)", r"(?P<server>[^/]*)", r"(?P<group>[^/]+)"
@@ -70,6 +71,8 @@ ROUTES: list[tuple[set[str], re.Pattern[str], str]] = [
 SKIPPED = re.compile(
     r"^(api/users/[^/]+/activity|api/oauth2/token|api/hds/audit/events|login|logout)$"
 )
+# The routes above that GET (and POST) reach: the only reads describe() can record when allowed.
+READ_ROUTES = [(m - MUTATING, pattern) for m, pattern, _ in ROUTES if m - MUTATING]
 SERVER_CLIENT = re.compile(r"/user/(?P<user>[^/]+)/(?:(?P<server>[^/]+)/)?oauth_callback$")
 
 
@@ -93,7 +96,14 @@ class Request:
 def outcome(status: int) -> str:
     if status < 400:
         return "succeeded"
-    return "refused" if status in (401, 403) else "failed"
+    return "refused" if status in REFUSED else "failed"
+
+
+def might_record(method: str, path: str, status: int) -> bool:
+    """Whether describe() could record this request: cheap, asked before reading who sent it."""
+    if method in MUTATING or status in REFUSED:
+        return True
+    return any(method in methods and pattern.match(path) for methods, pattern in READ_ROUTES)
 
 
 def describe(request: Request) -> dict[str, Any] | None:
@@ -106,7 +116,12 @@ def describe(request: Request) -> dict[str, Any] | None:
             if request.path.startswith("spawn"):
                 return _spawned(request, match)
             return _changed(request, action, match.groupdict())
-    if request.method in MUTATING and not SKIPPED.match(request.path):
+    if SKIPPED.match(request.path):
+        return None
+    refused = request.status in REFUSED and request.actor_kind != "anonymous"
+    if request.method in MUTATING or refused:
+        # A change by any route, and a refusal of a logged-in person, whatever the method (an
+        # auditor opening the admin panel). An anonymous refusal is a login redirect or a bad token.
         return _event(request, f"api.{request.method.lower()}", target=f"/hub/{request.path}")
     return None
 
@@ -201,16 +216,19 @@ def _mask(value: Any) -> Any:
     return value
 
 
-def from_handler(handler) -> Request:
-    """Read a finished Tornado handler into a Request."""
+def from_handler(handler) -> Request | None:
+    """Read a finished Tornado handler into a Request; None when describe() would not record it."""
     request = handler.request
     base = handler.settings.get("hub").base_url if handler.settings.get("hub") else "/hub/"
     path = request.path[len(base) :] if request.path.startswith(base) else request.path.lstrip("/")
+    path, status = path.rstrip("/"), handler.get_status()
+    if not might_record(request.method, path, status):
+        return None
     actor, kind = _who(handler)
     return Request(
         method=request.method,
-        path=path.rstrip("/"),
-        status=handler.get_status(),
+        path=path,
+        status=status,
         actor=actor,
         actor_kind=kind,
         source=request.remote_ip,
@@ -232,15 +250,15 @@ def _who(handler) -> tuple[str, str]:
     if getattr(user, "kind", None) == "service" or type(user).__name__ == "Service":
         return f"service:{user.name}", "service"
     scopes = getattr(handler, "expanded_scopes", None) or set()
-    admin = bool(getattr(user, "admin", False) or ADMIN_SCOPES & scopes)
-    return user.name, actor_kind(user.name, admin)
+    return user.name, actor_kind(user.name, holds_admin(getattr(user, "admin", False), scopes))
 
 
 def audit_request_log(handler) -> None:
     """Tornado `log_function`: JupyterHub's request log, then the audit event if there is one."""
     log_request(handler)
     try:
-        event = describe(from_handler(handler))
+        request = from_handler(handler)
+        event = describe(request) if request is not None else None
     except Exception:
         log.exception(
             "audit: could not describe %s %s", handler.request.method, handler.request.path

@@ -171,8 +171,7 @@ class AuditService(Application):
                 reported_by="audit",
                 details={"pid": os.getpid(), "head_seq": self.writer.head_seq},
             )
-        )
-        self.drain()
+        )  # record() drains: what waited in the inbox is chained with it
         url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8082"))
         self.web_app().listen(url.port or 80, url.hostname or "127.0.0.1")
         self.log.info("audit service on %s, record in %s", url.geturl(), self.directory)
