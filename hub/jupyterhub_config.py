@@ -123,10 +123,7 @@ c.JupyterHub.services = [
         "url": "http://127.0.0.1:8082",
         "command": [sys.executable, "-m", "jupyter_hds.audit.service"],
         "environment": {"HDS_AUDIT_DIR": str(audit_dir)},
-        # admin-ui (held by JupyterHub's admins and the hosting team) only tells the page that an
-        # auditor is also an admin, as the record says everywhere; the token opens nothing more
-        # than the admin panel's bare page.
-        "oauth_client_allowed_scopes": ["custom:audit:read", "admin-ui"],
+        "oauth_client_allowed_scopes": ["custom:audit:read"],
         "oauth_no_confirm": True,
         "info": {"description": "Audit record (auditors only)"},
     },

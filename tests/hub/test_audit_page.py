@@ -107,17 +107,6 @@ def test_csv_export_is_complete_and_itself_recorded(hub, auditor):
     assert export["reported_by"] == "audit"
 
 
-def test_an_export_by_the_hosting_team_is_an_admin_s(hub, auditor):
-    """The hosting team holds admin scopes, not the admin flag: the record calls it admin."""
-    assert hub.api("POST", "/users/hana").status_code == 201
-    for group in ("hds-admins", "auditors"):
-        assert hub.api("POST", f"/groups/{group}/users", json={"users": ["hana"]}).ok
-    response = page(browser_login(hub, "hana"), hub, "export.csv", project="cohort-a")
-    assert response.status_code == 200
-    (export,) = wait_for(hub, action="audit.export", person="hana")
-    assert export["actor_kind"] == "admin"
-
-
 def test_an_auditor_can_change_nothing(hub, auditor):
     token = hub.api("POST", "/users/dpo/tokens", json={"note": "check"}).json()["token"]
     attempts = [

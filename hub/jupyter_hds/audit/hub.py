@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,16 +124,11 @@ def missing_hooks(app) -> list[str]:
 ADMIN_SCOPES = frozenset({"admin-ui", "admin:users", "admin:groups", "admin:servers"})
 
 
-def holds_admin(admin: bool, scopes: Iterable[str]) -> bool:
-    """The record's `admin` rule: JupyterHub's admin flag, or any of ADMIN_SCOPES."""
-    return bool(admin or ADMIN_SCOPES.intersection(scopes))
-
-
 def is_admin_user(orm_user) -> bool:
     """Whether a hub user administers the hub (admin flag, or an admin scope from a role)."""
     from jupyterhub import scopes
 
-    return holds_admin(orm_user.admin, scopes.get_scopes_for(orm_user))
+    return bool(orm_user.admin or ADMIN_SCOPES & scopes.get_scopes_for(orm_user))
 
 
 def _admin_check(app) -> Callable[[str], bool]:

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 from jupyterhub.log import log_request
 
 from .entry import actor_kind, canonical_details, format_time
-from .hub import HubAudit, holds_admin
+from .hub import ADMIN_SCOPES, HubAudit
 from .intake import new_event
 
 log = logging.getLogger("jupyter_hds.audit")
@@ -250,7 +250,8 @@ def _who(handler) -> tuple[str, str]:
     if getattr(user, "kind", None) == "service" or type(user).__name__ == "Service":
         return f"service:{user.name}", "service"
     scopes = getattr(handler, "expanded_scopes", None) or set()
-    return user.name, actor_kind(user.name, holds_admin(getattr(user, "admin", False), scopes))
+    admin = bool(getattr(user, "admin", False) or ADMIN_SCOPES & scopes)
+    return user.name, actor_kind(user.name, admin)
 
 
 def audit_request_log(handler) -> None:
