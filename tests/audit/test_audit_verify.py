@@ -247,3 +247,15 @@ def test_a_byte_flipped_in_place_with_its_mtime_set_back_is_found(record):
 def test_a_bad_anchor_says_how_to_write_one(text):
     with pytest.raises(ValueError, match="must be SEQ:HASH"):
         parse_anchor(text)
+
+
+def test_a_sealed_segment_damaged_past_reading_is_reported_not_a_crash(record):
+    """Bytes altered in the first page's header: its footer reads, its rows do not."""
+    directory = sealed_record(record)
+    path = sealed_segment(directory, 0)
+    data = bytearray(path.read_bytes())
+    data[4:36] = b"\xff" * 32  # right after the magic "PAR1": the first page header
+    path.write_bytes(bytes(data))
+    report = Verifier(directory).verify()
+    assert not report.intact
+    assert any("000000000001.parquet" in str(b) for b in report.breaks), report.lines()

@@ -168,15 +168,19 @@ def verify_parquet(segment: Segment) -> SegmentSummary:
         _add(summary, Break(segment.name, None, "segment columns altered"))
         return summary
     con = duckdb.connect()
-    count, first_seq, first_prev, last_seq, last_hash = con.execute(
-        "SELECT count(*), arg_min(seq, file_row_number), arg_min(prev, file_row_number), "
-        "arg_max(seq, file_row_number), arg_max(hash, file_row_number) "
-        "FROM read_parquet(?, file_row_number = true)",
-        [str(segment.path)],
-    ).fetchone() or (0, None, None, None, None)
+    try:
+        count, first_seq, first_prev, last_seq, last_hash = con.execute(
+            "SELECT count(*), arg_min(seq, file_row_number), arg_min(prev, file_row_number), "
+            "arg_max(seq, file_row_number), arg_max(hash, file_row_number) "
+            "FROM read_parquet(?, file_row_number = true)",
+            [str(segment.path)],
+        ).fetchone() or (0, None, None, None, None)
+        rows = con.execute(CHECK_PARQUET, [str(segment.path)]).fetchall()
+    except duckdb.Error as error:  # bytes altered where Parquet cannot read past them
+        _add(summary, Break(segment.name, None, f"segment unreadable ({error})"))
+        return summary
     summary.count, summary.first_seq, summary.first_prev = count, first_seq, first_prev
     summary.last_seq, summary.last_hash = last_seq, last_hash
-    rows = con.execute(CHECK_PARQUET, [str(segment.path)]).fetchall()
     for row, seq, prev, hash_, computed, before_seq, before_hash in rows:
         where = f"{segment.name} row {row + 1}"
         if computed != hash_:
