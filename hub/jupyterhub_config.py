@@ -53,7 +53,7 @@ c.HDSOIDCAuthenticator.refresh_pre_spawn = True
 
 # The home page lists the user's projects.
 c.JupyterHub.template_paths = [home.TEMPLATES]
-c.JupyterHub.template_vars = {"hds_projects": home.project_rows}
+c.JupyterHub.template_vars = {"hds_projects": home.project_rows_for}
 
 # Audit (docs/audit.md): the hub drops every event in the record's inbox; the audit service
 # (below) chains them into the record and serves the read-only audit page to the auditor role.

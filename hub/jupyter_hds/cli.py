@@ -13,8 +13,9 @@ from . import demo_dataset
 from .audit import cli as audit_cli
 from .hub_api import HubAPIError
 from .project_admin import ProjectAdmin
+from .projects import PROPERTIES
 
-PROPERTY_OPTIONS = ("plan", "dataset", "image", "expires", "description")
+PROPERTY_OPTIONS = tuple(PROPERTIES)
 
 
 def cmd_demo_dataset(args: argparse.Namespace) -> int:
@@ -59,7 +60,8 @@ def cmd_project_check(args: argparse.Namespace, admin: ProjectAdmin) -> int:
     names = args.name or sorted(projects)
     failed = 0
     for name in names:
-        problem = admin.problems(name, (admin.project(name).get("properties") or {}))
+        group = projects.get(name) or admin.project(name)  # which says when there is none
+        problem = admin.problems(name, group.get("properties") or {})
         print(f"{name}: {problem or 'ok'}")
         failed += bool(problem)
     return 1 if failed else 0

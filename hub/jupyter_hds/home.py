@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from hds_quota.plans import Plans
@@ -25,8 +27,14 @@ class ProjectRow:
     url: str
 
 
+def project_rows_for(user) -> Callable[[], list[ProjectRow]]:
+    """The `template_vars` entry: JupyterHub calls it for every page it renders, and only the
+    home page calls what it returns, so the rows are built for that page alone."""
+    return partial(project_rows, user)
+
+
 def project_rows(user, today: date | None = None) -> list[ProjectRow]:
-    """One row per project group `user` is in, sorted by name (a `template_vars` callable)."""
+    """One row per project group `user` is in, sorted by name."""
     if user is None:
         return []
     config = user.settings.get("config")

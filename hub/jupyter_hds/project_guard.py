@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from .hub_api import HubAPI, HubAPIError
+from .projects import expiry
 
 log = logging.getLogger("jupyter_hds.project_guard")
 
@@ -23,13 +24,13 @@ def why_stop(user: str, server: str, groups: dict[str, dict[str, Any]], today: d
         return f"project {server} was closed"
     if user not in group.get("users", []):
         return f"{user} is no longer a member of {server}"
-    expires = (group.get("properties") or {}).get("expires")
-    if expires:
-        try:
-            if today > date.fromisoformat(str(expires)):
-                return f"project {server} expired on {expires}"
-        except ValueError:
-            return f"project {server} has an unreadable expiry {expires!r}"
+    properties = group.get("properties") or {}
+    try:
+        expires = expiry(properties)
+    except ValueError:
+        return f"project {server} has an unreadable expiry {properties['expires']!r}"
+    if expires is not None and today > expires:
+        return f"project {server} expired on {expires}"
     return None
 
 

@@ -58,6 +58,19 @@ def is_project(properties: dict[str, Any]) -> bool:
     return any(key in properties for key in MARKER_PROPERTIES)
 
 
+def expiry(properties: dict[str, Any]) -> date | None:
+    """The project's last day of access (None: no end); ValueError when it is unreadable.
+
+    Starting, sharing and the guard all treat an unreadable expiry as no access."""
+    value = properties.get("expires")
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"write `expires` as YYYY-MM-DD, not {value!r}") from None
+
+
 class ProjectSettings(LoggingConfigurable):
     """Where projects' data lives and which images they may use."""
 
@@ -174,13 +187,10 @@ class ProjectSettings(LoggingConfigurable):
         return self.images[name]
 
     def _expires(self, properties, problems: list[str]) -> date | None:
-        value = properties.get("expires")
-        if not value:
-            return None
         try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            problems.append(f"write `expires` as YYYY-MM-DD, not {value!r}")
+            return expiry(properties)
+        except ValueError as error:
+            problems.append(str(error))
             return None
 
 

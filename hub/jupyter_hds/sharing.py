@@ -20,7 +20,7 @@ from typing import Any
 from traitlets import Bool
 from traitlets.config import LoggingConfigurable
 
-from .projects import is_project
+from .projects import expiry, is_project
 
 # Members of a project (group) by name; None when there is no such group.
 MembersOf = Callable[[str], Collection[str] | None]
@@ -148,11 +148,9 @@ class SharingPolicy(LoggingConfigurable):
             raise ShareRefused(
                 "owner-not-member", f"You are not a member of project {project}.", 403
             )
-        expires = properties.get("expires")
-        if expires:
-            try:
-                ended = today > date.fromisoformat(str(expires))
-            except ValueError:
-                ended = True
-            if ended:
-                raise ShareRefused("expired", f"Project {project} has ended ({expires}).")
+        try:
+            expires = expiry(properties)
+        except ValueError:  # unreadable: no access, as for starting a server
+            expires = date.min
+        if expires is not None and today > expires:
+            raise ShareRefused("expired", f"Project {project} has ended ({properties['expires']}).")
