@@ -119,6 +119,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
                 {"org.jupyter-hds.prefix": self.prefix},
                 self.network_pool,
             )
+            # At every start, not only when the network is made: rules lost to a firewall
+            # reload or an engine restart are back before the container runs.
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
         return await super().create_object()

@@ -165,25 +165,25 @@ async def test_owner_revokes_and_recipient_may_leave(hub, recorded):
 async def test_the_servers_own_token_manages_no_shares(hub, recorded):
     """A guest runs code as the owner and can read the server's token: it grants, revokes
     and lists nothing."""
-    project(hub, "sh-iota", ["sh-pia", "sh-quin", "sh-rae"])
-    assert (await share(hub, "sh-pia", "sh-pia", "sh-iota", user="sh-quin")).status_code == 200
-    server_token = orm.User.find(hub.db, "sh-pia").new_api_token(
-        scopes=[ACCESS.format("sh-pia", "sh-iota"), "users:activity!user=sh-pia"]
+    project(hub, "sh-omicron", ["sh-wes", "sh-xia", "sh-yan"])
+    assert (await share(hub, "sh-wes", "sh-wes", "sh-omicron", user="sh-xia")).status_code == 200
+    server_token = orm.User.find(hub.db, "sh-wes").new_api_token(
+        scopes=[ACCESS.format("sh-wes", "sh-omicron"), "users:activity!user=sh-wes"]
     )
     headers = {"Authorization": f"token {server_token}"}
-    path = ("hds", "shares", "sh-pia", "sh-iota")
-    granted = await api_request(hub, *path, method="post", headers=headers, json={"user": "sh-rae"})
-    revoked = await api_request(hub, *path[:-1], "sh-iota?user=sh-quin", method="delete",
+    path = ("hds", "shares", "sh-wes", "sh-omicron")
+    granted = await api_request(hub, *path, method="post", headers=headers, json={"user": "sh-yan"})
+    revoked = await api_request(hub, *path[:-1], "sh-omicron?user=sh-xia", method="delete",
                                 headers=headers)  # fmt: skip
     listed = await api_request(hub, *path, headers=headers)
     for answer in (granted, revoked, listed):
         assert answer.status_code == 403, answer.text
         assert answer.json()["reason"] == "token-scope"
-    assert ACCESS.format("sh-pia", "sh-iota") in await scopes_of(hub, "sh-quin")
-    assert ACCESS.format("sh-pia", "sh-iota") not in await scopes_of(hub, "sh-rae")
+    assert ACCESS.format("sh-wes", "sh-omicron") in await scopes_of(hub, "sh-xia")
+    assert ACCESS.format("sh-wes", "sh-omicron") not in await scopes_of(hub, "sh-yan")
     # The owner's own login still manages them.
-    owner = auth_header(hub.db, "sh-pia")
-    assert (await api_request(hub, *path, headers=owner)).json()["shares"][0]["user"] == "sh-quin"
+    owner = auth_header(hub.db, "sh-wes")
+    assert (await api_request(hub, *path, headers=owner)).json()["shares"][0]["user"] == "sh-xia"
 
 
 async def test_sharing_refused_without_origin_isolation(hub):
