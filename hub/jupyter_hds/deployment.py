@@ -1,0 +1,96 @@
+"""Where this hub lives: its state folder and the layout under it, its address and its ports.
+
+Every process of the hub (the hub itself, its services, the `hds` command) finds its files
+here, from one setting: the state folder (`c.Deployment.state_dir`, default
+`$HDS_STATE_DIR` or /var/lib/jupyter-hds). Nothing else names a folder of the hub's state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Integer, Unicode, default, validate
+from traitlets.config import LoggingConfigurable
+
+STATE_ENV = "HDS_STATE_DIR"
+DEFAULT_STATE_DIR = "/var/lib/jupyter-hds"
+
+
+class Deployment(LoggingConfigurable):
+    """The hub's state folder, public address and local ports."""
+
+    state_dir = Unicode(
+        help="""Folder of everything the hub keeps: its database, the audit record, the usage
+        ledger, datasets and their keys, project volumes and files, release requests.
+        Back it up whole (`hds backup`). Default: $HDS_STATE_DIR, else /var/lib/jupyter-hds.""",
+    ).tag(config=True)
+
+    public_url = Unicode(
+        "http://127.0.0.1:8000",
+        help="""The address people open in their browser (the proxy's public URL). Behind a
+        TLS front (nginx), the https address it serves.""",
+    ).tag(config=True)
+
+    hub_port = Integer(
+        8081,
+        help="""Port of the hub's own API. It listens on loopback and on the project
+        networks' gateways only: user servers reach it there, nothing else does.""",
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _default_state_dir(self):
+        return os.environ.get(STATE_ENV) or DEFAULT_STATE_DIR
+
+    @validate("state_dir")
+    def _absolute(self, proposal):
+        if not os.path.isabs(proposal.value):
+            raise ValueError(
+                f"Deployment.state_dir must be an absolute path, not {proposal.value!r}"
+            )
+        return proposal.value
+
+    @property
+    def state(self) -> Path:
+        return Path(self.state_dir)
+
+    # The layout of the state folder: one name per kind of state.
+    @property
+    def datasets(self) -> Path:
+        """Imported datasets: <name>/<version>/ (Parquet tables and a manifest), read-only."""
+        return self.state / "datasets"
+
+    @property
+    def keys(self) -> Path:
+        """Projects' pseudonymisation keys, root-only, never mounted into a container."""
+        return self.state / "keys"
+
+    @property
+    def audit(self) -> Path:
+        """The audit record: chained segments and the inbox of events waiting to be chained."""
+        return self.state / "audit"
+
+    @property
+    def usage(self) -> Path:
+        """The usage ledger, one file per month."""
+        return self.state / "usage"
+
+    @property
+    def projects(self) -> Path:
+        """Each project's files: its shared folder and its members' spaces (volume mounts)."""
+        return self.state / "projects"
+
+    @property
+    def volumes(self) -> Path:
+        """Each project's storage volume image (ext4), loop-mounted under `projects`."""
+        return self.state / "project-volumes"
+
+    @property
+    def releases(self) -> Path:
+        """The airlock's release area: frozen copies of files asked to leave, and decisions."""
+        return self.state / "releases"
+
+    @property
+    def settings_file(self) -> Path:
+        """The HDS settings the hub runs with, written at each start for its services and CLI."""
+        return self.state / "hds-settings.json"
