@@ -6,6 +6,9 @@ c = get_config()  # noqa: F821 (injected by traitlets)
 issuer = os.environ.get("HDS_DEMO_OIDC_ISSUER")
 if not issuer:
     raise RuntimeError("hub/demo.d is for `make up`: it starts the demo provider and sets its URL")
+# scripts/up.sh picks the public address (HDS_PUBLIC_URL) and registers it at the provider.
+if os.environ.get("HDS_PUBLIC_URL"):
+    c.Deployment.public_url = os.environ["HDS_PUBLIC_URL"]
 c.HDSOIDCAuthenticator.issuer = issuer
 c.HDSOIDCAuthenticator.client_id = "jupyter-hds-demo"
 c.HDSOIDCAuthenticator.client_secret = os.environ["HDS_DEMO_OIDC_CLIENT_SECRET"]

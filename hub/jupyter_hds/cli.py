@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from hds_quota.commands import add_commands as add_usage_commands
-
-from . import demo_dataset
+from . import demo_dataset, settings
 from .audit import cli as audit_cli
+from .deployment import Deployment
 from .hub_api import HubAPIError
-from .project_admin import ProjectAdmin
-from .projects import PROPERTIES
-
-PROPERTY_OPTIONS = tuple(PROPERTIES)
+from .projects import cli as project_cli
+from .projects.admin import ProjectAdmin
+from .usage import cli as usage_cli
 
 
 def cmd_demo_dataset(args: argparse.Namespace) -> int:
@@ -24,114 +21,41 @@ def cmd_demo_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_project_create(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    properties = {k: getattr(args, k) for k in PROPERTY_OPTIONS if getattr(args, k)}
-    admin.create(args.name, properties, args.member)
-    print(f"project {args.name} created with {len(args.member)} member(s)")
+def cmd_settings_show(args: argparse.Namespace) -> int:
+    """The settings the hub published at its last start."""
+    path = Deployment(state_dir=args.state_dir).settings_file
+    settings.load(path)  # says how to get one when there is none
+    print(path.read_text())
     return 0
 
 
-def cmd_project_show(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    group = admin.project(args.name)
-    properties = group.get("properties") or {}
-    report = {
-        "name": args.name,
-        "properties": properties,
-        "members": sorted(group.get("users", [])),
-        "running": sorted(admin.running(args.name)),
-        "problem": admin.problems(args.name, properties) or None,
-    }
-    print(json.dumps(report, indent=2))
-    return 0
-
-
-def cmd_project_list(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    for name, group in sorted(admin.projects().items()):
-        properties = group.get("properties") or {}
-        state = "ok" if not admin.problems(name, properties) else "INVALID"
-        print(
-            f"{name}\t{properties.get('plan', '-')}\t{len(group.get('users', []))} members\t{state}"
-        )
-    return 0
-
-
-def cmd_project_check(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    projects = admin.projects()
-    names = args.name or sorted(projects)
-    failed = 0
-    for name in names:
-        group = projects.get(name) or admin.project(name)  # which says when there is none
-        problem = admin.problems(name, group.get("properties") or {})
-        print(f"{name}: {problem or 'ok'}")
-        failed += bool(problem)
-    return 1 if failed else 0
-
-
-def cmd_project_set(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    changes = {}
-    for assignment in args.assignments:
-        key, sep, value = assignment.partition("=")
-        if not sep:
-            raise ValueError(
-                f"write changes as key=value (an empty value removes), not {assignment!r}"
-            )
-        changes[key] = value
-    print(json.dumps(admin.set_properties(args.name, changes), indent=2))
-    return 0
-
-
-def cmd_project_close(args: argparse.Namespace, admin: ProjectAdmin) -> int:
-    if not args.yes:
-        raise ValueError(
-            f"closing stops every server of {args.name} and removes its members; add --yes"
-        )
-    stopped = admin.close(args.name)
-    print(f"project {args.name} closed; stopped {len(stopped)} server(s); its files stay in "
-          f"{Path(admin.settings.storage_root) / args.name}")  # fmt: skip
+def cmd_settings_help(args: argparse.Namespace) -> int:
+    """Every HDS setting an operator can write in $HDS_CONFIG_DIR, with its help."""
+    for cls in settings.SHARED:
+        print(cls.class_get_help())
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hds", description=__doc__)
+    parser.add_argument(
+        "--state-dir",
+        default=Deployment().state_dir,
+        help="the hub's state folder (default: $HDS_STATE_DIR, else /var/lib/jupyter-hds)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo-dataset", help="generate the synthetic demo cohort")
     demo.add_argument("folder", help="folder to write the Parquet tables to")
     demo.set_defaults(func=cmd_demo_dataset)
-
-    project = commands.add_parser(
-        "project",
-        help="onboard and manage projects (needs JUPYTERHUB_API_URL and JUPYTERHUB_API_TOKEN)",
-    )
-    project.add_argument("--hub-config", help="the hub's config file (default: the shipped one)")
-    actions = project.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="create a project, checked first")
-    create.add_argument("name")
-    create.add_argument("--plan", required=True)
-    create.add_argument("--dataset", required=True)
-    create.add_argument("--image")
-    create.add_argument("--expires", help="last day of access, YYYY-MM-DD")
-    create.add_argument("--description")
-    create.add_argument("--member", action="append", default=[], help="repeat for each member")
-    create.set_defaults(func=cmd_project_create)
-    for name, func, text in (
-        ("show", cmd_project_show, "a project's settings, members, servers and problems (JSON)"),
-        ("close", cmd_project_close, "stop a project's servers and remove it; files are kept"),
-    ):
-        sub = actions.add_parser(name, help=text)
-        sub.add_argument("name")
-        sub.set_defaults(func=func)
-    actions.choices["close"].add_argument("--yes", action="store_true")
-    listing = actions.add_parser("list", help="every project, its plan, members and state")
-    listing.set_defaults(func=cmd_project_list)
-    check = actions.add_parser("check", help="check projects' settings; exit 1 if any is invalid")
-    check.add_argument("name", nargs="*")
-    check.set_defaults(func=cmd_project_check)
-    change = actions.add_parser("set", help="change properties: key=value (empty value removes)")
-    change.add_argument("name")
-    change.add_argument("assignments", nargs="+")
-    change.set_defaults(func=cmd_project_set)
+    shown = commands.add_parser("settings", help="the HDS settings: what the hub runs with, help")
+    what = shown.add_subparsers(dest="action", required=True)
+    what.add_parser("show", help="the settings the hub published at its last start (JSON)")
+    what.choices["show"].set_defaults(func=cmd_settings_show)
+    what.add_parser("help", help="every HDS setting with its help, as c.<Class>.<name>")
+    what.choices["help"].set_defaults(func=cmd_settings_help)
+    project_cli.add_commands(commands)
     audit_cli.add_commands(commands)
-    add_usage_commands(commands)
+    usage_cli.add_commands(commands)
     return parser
 
 
@@ -139,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "project":
-            return args.func(args, ProjectAdmin.from_environment(args.hub_config))
+            config = settings.load(Deployment(state_dir=args.state_dir).settings_file)
+            return args.func(args, ProjectAdmin.from_settings(config))
         return args.func(args)
     except (ValueError, FileNotFoundError, HubAPIError) as error:
         print(f"hds: {error}", file=sys.stderr)

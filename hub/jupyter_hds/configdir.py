@@ -1,10 +1,18 @@
-"""Operator config fragments: every `*.py` in `$HDS_CONFIG_DIR`, loaded after the shipped config."""
+"""Operator config fragments: every `*.py` in `$HDS_CONFIG_DIR`, merged after the shipped config.
+
+Each fragment is loaded by traitlets' own config-file loader (as `load_subconfig` does, and
+tljh over `jupyterhub_config.d`): it starts from an empty config and is merged into the
+hub's, in sorted order. A fragment sets values (`c.Plans.plans.update(...)`,
+`c.JupyterHub.services.append(...)` extend what is shipped); it does not read them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+from traitlets.config import Config, PyFileConfigLoader
 
 ENV_VAR = "HDS_CONFIG_DIR"
 
@@ -27,16 +35,10 @@ def config_fragments(folder: str | os.PathLike[str] | None) -> list[Path]:
     return sorted(p for p in path.glob("*.py") if p.is_file())
 
 
-def load_fragments(config, environ: Mapping[str, str] | None = None) -> list[Path]:
-    """Run every fragment named by `$HDS_CONFIG_DIR` against the hub's live `config`.
-
-    Fragments see the shipped values (unlike traitlets' `load_subconfig`, which starts each
-    file from an empty config), so they can extend lists such as `c.JupyterHub.services`.
-    """
+def operator_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Every fragment named by `$HDS_CONFIG_DIR`, loaded and merged in order."""
     environ = os.environ if environ is None else environ
-    fragments = config_fragments(environ.get(ENV_VAR))
-    for fragment in fragments:
-        namespace = {"c": config, "get_config": lambda: config, "__file__": str(fragment)}
-        code = compile(fragment.read_bytes(), str(fragment), "exec")
-        exec(code, namespace)  # noqa: S102 (an operator's config file, like jupyterhub_config.py)
-    return fragments
+    config = Config()
+    for fragment in config_fragments(environ.get(ENV_VAR)):
+        config.merge(PyFileConfigLoader(fragment.name, str(fragment.parent)).load_config())
+    return config

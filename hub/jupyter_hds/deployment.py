@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Integer, Unicode, default, validate
+from traitlets import Dict, Integer, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 STATE_ENV = "HDS_STATE_DIR"
@@ -37,6 +37,21 @@ class Deployment(LoggingConfigurable):
         help="""Port of the hub's own API. It listens on loopback and on the project
         networks' gateways only: user servers reach it there, nothing else does.""",
     ).tag(config=True)
+
+    ports = Dict(
+        value_trait=Integer(),
+        help="""Loopback ports of the hub's own services by name, where their defaults (audit
+        8082, usage 8083) are taken: {"audit": 18082}.""",
+    ).tag(config=True)
+
+    def port(self, service: str, default: int) -> int:
+        """The loopback port of the hub service `service`."""
+        return self.ports.get(service, default)
+
+    @property
+    def db_url(self) -> str:
+        """The hub's database: SQLite in the state folder unless configured otherwise."""
+        return f"sqlite:///{self.state / 'jupyterhub.sqlite'}"
 
     @default("state_dir")
     def _default_state_dir(self):

@@ -1,7 +1,8 @@
 """Admission at spawn: may one more server of a project start under its plan, and if not, why.
 
-Pure logic over figures gathered by the hub (`spawn.py`), so every plan x limit case is a
-unit test. A refusal names the limit, the plan's figure and the project's, and what to do.
+Pure logic over figures the hub gathers, so every plan x limit case is a unit test. The
+answer names the limit reached, the plan's figure and the project's, and what to do; the
+hub's policy core (`jupyter_hds.policy.admission`) turns it into the refusal people read.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from .plans import Plan
 from .usage import Month, gib
 
 
-class QuotaRefused(Exception):
-    """The project's plan does not allow this server to start; `str()` is shown to the user."""
+@dataclass(frozen=True)
+class Exceeded:
+    """A plan limit a server start would go past: `limit` (members, running, compute,
+    storage), `why` (the plan's figure and the project's) and `fix` (what to do), as sentences
+    without their final full stop."""
 
-    def __init__(self, project: str, reason: str, why: str, fix: str):
-        self.project, self.reason, self.why, self.fix = project, reason, why, fix
-        super().__init__(f"Project '{project}' cannot start: {why}. {fix}.")
+    limit: str
+    why: str
+    fix: str
 
 
 @dataclass(frozen=True)
@@ -46,41 +50,42 @@ def hours(value: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def check(project: str, plan: Plan, now: Occupancy) -> None:
-    """Raise QuotaRefused for the first limit reached, in this order: members (an
-    administrator's to fix), running servers, monthly compute, storage."""
+def check(plan: Plan, now: Occupancy) -> Exceeded | None:
+    """The first limit reached, in this order: members (an administrator's to fix), running
+    servers, monthly compute, storage; None when the server may start."""
     larger = "or an administrator can move the project to a larger plan"
     if now.members > plan.members:
         extra = now.members - plan.members
-        raise QuotaRefused(
-            project, "quota-members",
+        return Exceeded(
+            "members",
             f"its plan ({plan.name}) allows {_count(plan.members, 'member')} and it has "
             f"{now.members}",
             f"An administrator must remove {_count(extra, 'member')} or move the project to a "
             "larger plan",
         )  # fmt: skip
     if now.running >= plan.running_servers:
-        raise QuotaRefused(
-            project, "quota-running",
+        return Exceeded(
+            "running",
             f"its plan ({plan.name}) allows {_count(plan.running_servers, 'server')} running "
             f"at once and {now.running} {'is' if now.running == 1 else 'are'} running",
             f"Stop one of them, {larger}",
         )  # fmt: skip
     if now.cpu_hours_used >= plan.cpu_hours_month:
-        raise QuotaRefused(
-            project, "quota-compute",
+        return Exceeded(
+            "compute",
             f"its plan ({plan.name}) includes {hours(plan.cpu_hours_month)} CPU-hours a month "
             f"and {hours(now.cpu_hours_used)} were used in {now.month}",
             f"Compute renews on {now.month.following.start.date()}, {larger}",
         )  # fmt: skip
     if now.storage_used is not None and now.storage_used > plan.storage:
-        raise storage_refused(project, plan, now.storage_used)
+        return storage_exceeded(plan, now.storage_used)
+    return None
 
 
-def storage_refused(project: str, plan: Plan, used: int) -> QuotaRefused:
-    """The refusal for a project whose files (`used` bytes) exceed its plan's storage."""
-    return QuotaRefused(
-        project, "quota-storage",
+def storage_exceeded(plan: Plan, used: int) -> Exceeded:
+    """The answer for a project whose files (`used` bytes) exceed its plan's storage."""
+    return Exceeded(
+        "storage",
         f"its plan ({plan.name}) allows {gib(plan.storage)} of storage and the project's "
         f"files take {gib(used)}",
         "An administrator must free space in it or move the project to a larger plan",

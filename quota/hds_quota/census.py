@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from jupyter_hds.projects import is_project
-
 from .ledger import Ledger, project_seen, server_stopped, utcnow
 from .plans import Plans
 from .usage import Usage
@@ -25,14 +23,12 @@ log = logging.getLogger("hds_quota.census")
 
 
 def project_records(
-    groups: dict[str, dict[str, Any]], plans: Plans, volumes: ProjectVolumes
+    projects: dict[str, dict[str, Any]], plans: Plans, volumes: ProjectVolumes
 ) -> list[dict[str, Any]]:
-    """One `project` record per project group with a defined plan."""
+    """One `project` record per project (its hub group's model) with a defined plan."""
     records = []
-    for name, group in sorted(groups.items()):
+    for name, group in sorted(projects.items()):
         properties = group.get("properties") or {}
-        if not is_project(properties):
-            continue
         try:
             plan = plans.get(str(properties.get("plan", "")))
         except ValueError as error:
@@ -85,20 +81,21 @@ def take_census(
     ledger: Ledger,
     plans: Plans,
     volumes: ProjectVolumes,
-    groups: dict[str, dict[str, Any]],
+    projects: dict[str, dict[str, Any]],
     active: Any,
     last: dict[str, tuple[str, str]] | None = None,
 ) -> int:
     """Record every project's state and close dangling sessions; return records written.
 
-    `active` is called after the ledger is read and returns the hub's active
-    (user, server) pairs. With `last` (kept by the caller between censuses), a project
-    whose state has not changed this month is not written again.
+    `projects` are the project groups' models (users, properties); `active` is called
+    after the ledger is read and returns the hub's active (user, server) pairs. With `last`
+    (kept by the caller between censuses), a project whose state has not changed this month
+    is not written again.
     """
     now = utcnow()
     month = now.strftime("%Y-%m")
     sessions = Usage(ledger).open_sessions()
-    seen = project_records(groups, plans, volumes)
+    seen = project_records(projects, plans, volumes)
     records = seen if last is None else changed_records(seen, last, month)
     records += dangling_stops(sessions, set(active()), now)
     if records:

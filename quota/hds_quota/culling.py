@@ -1,23 +1,19 @@
 """Idle culling per plan: a decision hook for the standard jupyterhub-idle-culler.
 
-The culler (a hub service, `idle_culler_config.py`) asks `PlanIdleTimeouts` about each
-running server: the server's name is its project, the project's `plan` property names its
-plan, and the plan says how long the server may sit idle. Plans and projects are read from
-the hub's API at most once per `refresh` seconds, so a plan change applies at the next round.
+The culler (a hub service, configured by `jupyter_hds.services.idle_culler_config`) asks
+`PlanIdleTimeouts` about each running server: the server's name is its project, the
+project's `plan` property names its plan, and the plan says how long the server may sit
+idle. The source (the hub's API) is read at most once per `refresh` seconds, so a plan
+change applies at the next round.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
-
-from jupyter_hds.hub_api import HubAPI
-
-from .hub_settings import PATH, HubQuotaSettings
 
 log = logging.getLogger("hds_quota.culling")
 
@@ -61,28 +57,3 @@ class PlanIdleTimeouts:
         if cull:
             log.info("server %s idle %s, past its plan's %s s", server.get("name"), inactive, limit)
         return cull
-
-
-def hub_source(api: HubAPI | None = None) -> Source:
-    """Read the plans and every project's plan from the hub's API (the culler's own token).
-
-    The plans are read once: they change only with the hub's config, and a hub restart
-    restarts the culler. Projects' plans are read at each call.
-    """
-    api = api or HubAPI()
-    timeouts: dict[str, int] = {}
-
-    def read() -> tuple[dict[str, int], dict[str, str]]:
-        if not timeouts:
-            settings = HubQuotaSettings.from_json(api.request("GET", PATH))
-            timeouts.update({plan.name: plan.idle_timeout for plan in settings.plans.all()})
-        plans = {
-            name: str((group.get("properties") or {}).get("plan", ""))
-            for name, group in api.groups().items()
-        }
-        return dict(timeouts), plans
-
-    async def fetch() -> tuple[dict[str, int], dict[str, str]]:
-        return await asyncio.to_thread(read)
-
-    return fetch

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from jupyter_hds.networks import bridge_of
+from jupyter_hds.projects.networks import bridge_of
 from support import audit_record, docker_engine
 from support.hub import RealHub, make_dataset, make_project
 

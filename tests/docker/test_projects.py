@@ -298,7 +298,7 @@ class host_listener:
         ("dataset-absolute", {"dataset": "/etc"}, "plain folder name"),
         ("dataset-missing", {"dataset": "nowhere"}, "create the dataset folder"),
         ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
-        ("past-expiry", {"expires": (date.today() - timedelta(days=1)).isoformat()}, "expired on"),
+        ("past-expiry", {"expires": (date.today() - timedelta(days=1)).isoformat()}, "ended on"),
         ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
         ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
     ],

@@ -25,12 +25,7 @@ c.Plans.plans.update({
 })
 c.Quotas.compute_check_interval = 2
 c.JupyterHub.last_activity_interval = 5
-for service in c.JupyterHub.services:
-    if service["name"] == "idle-culler":
-        service["command"] = [
-            "--cull-every=3" if arg.startswith("--cull-every") else arg
-            for arg in service["command"]
-        ]
+c.Quotas.idle_check_interval = 3
 """
 
 

@@ -9,8 +9,8 @@ from jupyterhub import orm
 from jupyterhub.tests.mocking import MockSpawner
 from jupyterhub.tests.utils import api_request
 
-from jupyter_hds.home import project_rows
-from jupyter_hds.project_spawner import ProjectSpawnerMixin
+from jupyter_hds.projects.home import project_rows
+from jupyter_hds.projects.spawner import ProjectSpawnerMixin
 from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
@@ -38,10 +38,7 @@ class FailingProjectSpawner(ProjectSpawnerMixin, BrokenEngine):
 @pytest.fixture
 def hub(app, tmp_path):
     (tmp_path / "datasets" / "cohort").mkdir(parents=True)
-    app.config.ProjectSettings.datasets_root = str(tmp_path / "datasets")
-    app.config.ProjectSettings.storage_root = str(tmp_path / "projects")
-    app.config.Quotas.volumes_root = str(tmp_path / "volumes")
-    app.config.Quotas.usage_dir = str(tmp_path / "usage")
+    app.config.Deployment.state_dir = str(tmp_path)
     app.config.ProjectSettings.uid = app.config.ProjectSettings.gid = (
         __import__("os").getuid() or 1000
     )

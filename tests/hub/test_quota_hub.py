@@ -17,11 +17,12 @@ from jupyterhub import orm
 from jupyterhub.tests.mocking import MockSpawner
 from jupyterhub.tests.utils import api_request
 
+from hds_quota.compute import out_of_compute
 from hds_quota.ledger import Ledger, server_started, server_stopped
 from hds_quota.plans import DEFAULT_PLANS, Plans
 from hds_quota.usage import Month, Usage
 from hds_quota.volumes import mounts
-from jupyter_hds.project_spawner import ProjectSpawnerMixin
+from jupyter_hds.projects.spawner import ProjectSpawnerMixin
 from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
@@ -49,12 +50,9 @@ def hub(app, tmp_path):
         pytest.fail("these tests loop-mount project volumes: run them as root, as the hub runs")
     (tmp_path / "datasets" / "cohort").mkdir(parents=True)
     config = app.config
-    config.ProjectSettings.datasets_root = str(tmp_path / "datasets")
-    config.ProjectSettings.storage_root = str(tmp_path / "projects")
+    config.Deployment.state_dir = str(tmp_path)
     config.ProjectSettings.uid = config.ProjectSettings.gid = os.getuid() or 1000
-    config.Quotas.volumes_root = str(tmp_path / "volumes")
-    config.Quotas.usage_dir = str(tmp_path / "usage")
-    config.Quotas.compute_check_interval = 0.5
+    config.Quotas.compute_check_interval = 0.5  # also how long admission trusts its meter
     config.Plans.plans = {**DEFAULT_PLANS, **PLANS}
     settings = {
         "allow_named_servers": True,
@@ -65,6 +63,10 @@ def hub(app, tmp_path):
         yield app
     for mountpoint in [m for m in mounts() if m.startswith(str(tmp_path))]:
         os.system(f"umount {mountpoint}")  # noqa: S605 (a test's own temporary mount)
+
+
+def projects_dir(app) -> str:
+    return os.path.join(app.config.Deployment.state_dir, "projects")
 
 
 def project(app, name, members, **properties):
@@ -95,7 +97,7 @@ async def wait_ready(app, user, server, timeout=30):
 
 
 def ledger(app):
-    return Ledger(app.config.Quotas.usage_dir)
+    return Ledger(os.path.join(app.config.Deployment.state_dir, "usage"))
 
 
 def records(app):
@@ -174,22 +176,21 @@ async def test_a_project_out_of_compute_cannot_start(hub):
     )
 
 
-async def test_a_running_server_is_stopped_when_its_project_runs_out(hub, recorded):
+async def test_a_server_stopped_for_compute_is_recorded_once_with_why(hub):
+    """The usage service's compute watch records the stop, then stops the server through the
+    API (tests/docker/test_quota_limits.py runs the real service); the hub adds no second one."""
     project(hub, "meter", ["hal"], plan="metered")  # 0.001 CPU-h = 3.6 CPU-seconds
     assert (await start(hub, "hal", "meter")).status_code in (201, 202)
-    spawner = await wait_ready(hub, "hal", "meter")
-    for _ in range(150):
-        if not spawner.active:
-            break
-        await asyncio.sleep(0.1)
-    assert not spawner.active, "the compute watch did not stop the server"
+    await wait_ready(hub, "hal", "meter")
+    await asyncio.sleep(4)  # past the plan's compute
+    used = Usage(ledger(hub)).cpu_hours_by_project(Month.of(datetime.now(UTC)))
+    plans = {"meter": Plans(config=hub.config).get("metered")}
+    (over,) = out_of_compute({("hal", "meter")}, plans, used)
+    assert (over.user, over.project) == ("hal", "meter") and over.used >= 0.001
+    ledger(hub).append(server_stopped("meter", "hal", "quota-compute"))
+    await stop(hub, "hal", "meter")
     stops = [r for r in records(hub) if r["project"] == "meter" and r["kind"] == "stop"]
     assert [s["reason"] for s in stops] == ["quota-compute"]
-    (event,) = [e for e in recorded if e.action == "quota.stopped"]
-    assert (event.target, event.details["reason"]) == ("hal/meter", "quota-compute")
-    assert event.details["cpu_hours_used"] >= 0.001
-    used = Usage(ledger(hub)).cpu_hours_by_project(Month.of(datetime.now(UTC)))["meter"]
-    assert 0.001 <= used < 0.01
     again = await start(hub, "hal", "meter")
     assert again.status_code == 403 and "includes 0.001 CPU-hours a month" in again.text
 
@@ -211,7 +212,7 @@ async def test_a_plan_change_applies_at_the_next_start_without_a_restart(hub):
 
 async def test_the_volume_stays_mounted_while_any_member_runs(hub):
     project(hub, "shared", ["kim", "lea"], plan="pair")
-    mountpoint = os.path.join(hub.config.ProjectSettings.storage_root, "shared")
+    mountpoint = os.path.join(projects_dir(hub), "shared")
     for user in ("kim", "lea"):
         assert (await start(hub, user, "shared")).status_code in (201, 202)
         await wait_ready(hub, user, "shared")
@@ -227,7 +228,7 @@ async def test_a_downgrade_below_the_files_refuses_the_start_and_keeps_them(hub,
     group = project(hub, "down", ["max"], plan="pair")
     assert (await start(hub, "max", "down")).status_code in (201, 202)
     await wait_ready(hub, "max", "down")
-    big = os.path.join(hub.config.ProjectSettings.storage_root, "down", "shared", "big.bin")
+    big = os.path.join(projects_dir(hub), "down", "shared", "big.bin")
     with open(big, "wb") as out:
         out.write(os.urandom(40 * 1024**2))
     await stop(hub, "max", "down")
@@ -250,7 +251,7 @@ async def test_a_downgrade_below_the_files_refuses_the_start_and_keeps_them(hub,
 
 async def test_storage_that_cannot_be_mounted_refuses_without_showing_host_paths(hub, recorded):
     project(hub, "odd", ["ned"], plan="pair")
-    target = os.path.join(hub.config.ProjectSettings.storage_root, "odd")
+    target = os.path.join(projects_dir(hub), "odd")
     os.makedirs(target)
     assert os.system(f"mount -t tmpfs -o size=1m tmpfs {target}") == 0  # noqa: S605
     try:
@@ -263,4 +264,4 @@ async def test_storage_that_cannot_be_mounted_refuses_without_showing_host_paths
         "must check the hub's log (storage of project odd)."
     )
     assert recorded[-1].details["reason"] == "storage-unavailable"
-    assert hub.config.ProjectSettings.storage_root not in response.text
+    assert projects_dir(hub) not in response.text

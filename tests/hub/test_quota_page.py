@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 
 import pytest
 import requests
@@ -104,12 +105,10 @@ def test_a_bad_month_says_how_to_write_one(hub):
     assert response.status_code == 400 and "write the month as YYYY-MM" in response.text
 
 
-def test_the_quota_services_read_the_hubs_plans_with_read_hub_only(hub):
-    ops = hub.api("POST", "/users/ops/tokens", json={"note": "t"}).json()["token"]
-    res = hub.api("POST", "/users/res/tokens", json={"note": "t"}).json()["token"]
-    settings = hub.api("GET", "/hds/quota", token=ops)
-    assert settings.status_code == 200, settings.text
-    assert settings.json()["plans"]["public"]["cpu_hours_month"] == 200
-    assert settings.json()["usage_dir"] == str(hub.state_dir / "usage")
-    assert hub.api("GET", "/hds/quota", token=res).status_code == 403
-    assert hub.api("GET", "/hds/quota", token="not-a-token").status_code == 403
+def test_the_hub_publishes_its_settings_for_its_services_root_only(hub):
+    path = hub.state_dir / "hds-settings.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    published = json.loads(path.read_text())
+    assert published["Plans"]["plans"]["public"]["cpu_hours_month"] == 200
+    assert published["Deployment"]["state_dir"] == str(hub.state_dir)
+    assert "JupyterHub" not in published and "HDSOIDCAuthenticator" not in published

@@ -9,8 +9,9 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub import orm
 from jupyterhub.tests.utils import api_request, auth_header, get_page
 
-from jupyter_hds.home import TEMPLATES
-from jupyter_hds.sharing_handlers import HANDLERS
+from jupyter_hds.sharing import revocation
+from jupyter_hds.sharing.config import TEMPLATES
+from jupyter_hds.sharing.handlers import HANDLERS
 from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
@@ -25,6 +26,7 @@ def hub(app):
         # (and so of JupyterHub's catch-all /api/ 404), as c.JupyterHub.extra_handlers would.
         app.tornado_application.add_handlers(".*$", app.add_url_prefix(app.hub_prefix, HANDLERS))
         app._hds_sharing_handlers = True
+        revocation.install()
     app.config.SharingPolicy.require_origin_isolation = False
     env = app.tornado_settings["jinja2_env"]
     loader, env.loader = env.loader, ChoiceLoader([FileSystemLoader(TEMPLATES), env.loader])
@@ -118,7 +120,7 @@ async def test_removing_the_recipient_from_the_project_revokes_at_once(hub, reco
     assert hub.db.query(orm.Share).filter(orm.Share.user.has(name="sh-eve")).count() == 0
     revoked = [e for e in recorded if e.action == "share.revoked"]
     assert [(e.actor, e.details["user"], e.details["reason"]) for e in revoked] == [
-        ("service:jupyterhub", "sh-eve", "sh-eve is no longer a member of sh-delta")
+        ("service:jupyterhub", "sh-eve", "sh-eve is not a member of project sh-delta")
     ]
 
 

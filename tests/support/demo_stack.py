@@ -20,16 +20,14 @@ class DemoStack(RealHub):
                 target.symlink_to(fragment)
         (self.config_dir / "90-test-stack.py").write_text(
             dedent(f"""
-            c.JupyterHub.hub_bind_url = "http://0.0.0.0:{self.hub_port}"
+            c.Deployment.hub_port = {self.hub_port}
+            c.Deployment.ports = {{"audit": {self.audit_port}, "usage": {self.usage_port}}}
             c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
             c.HDSDockerSpawner.prefix = "{RUN_PREFIX}"
             c.JupyterHub.services.append({{"name": "{SERVICE}", "api_token": "{self.token}"}})
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
-            for _service in c.JupyterHub.services:  # the audit service: a free port too
-                if _service.get("name") == "audit":
-                    _service["url"] = "http://127.0.0.1:{self.audit_port}"
             """)
         )
 

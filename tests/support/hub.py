@@ -70,8 +70,9 @@ class RealHub:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "00-test.py").write_text(
             dedent(f"""
-            c.JupyterHub.bind_url = "{self.url}"
-            c.JupyterHub.hub_bind_url = "http://0.0.0.0:{self.hub_port}"
+            c.Deployment.public_url = "{self.url}"
+            c.Deployment.hub_port = {self.hub_port}
+            c.Deployment.ports = {{"audit": {self.audit_port}, "usage": {self.usage_port}}}
             c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{self.proxy_api_port}"
             c.HDSDockerSpawner.prefix = "{RUN_PREFIX}"
             c.JupyterHub.authenticator_class = "null"  # API tokens only, unless a test overrides it
@@ -79,11 +80,6 @@ class RealHub:
             c.JupyterHub.load_roles.append(
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
-            for _service in c.JupyterHub.services:  # the audit and usage services: free ports too
-                if _service.get("name") == "audit":
-                    _service["url"] = "http://127.0.0.1:{self.audit_port}"
-                if _service.get("name") == "usage":
-                    _service["url"] = "http://127.0.0.1:{self.usage_port}"
             """)
         )
         if self.extra_config:

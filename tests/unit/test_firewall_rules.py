@@ -1,6 +1,6 @@
 """The host firewall rules for a project bridge (the real rules are tried in tests/docker)."""
 
-from jupyter_hds.firewall import rules_for
+from jupyter_hds.projects.firewall import rules_for
 
 
 def test_ipv4_lets_in_replies_and_the_hub_port_then_drops():

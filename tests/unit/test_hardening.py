@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_hds.hardening import Hardening
+from jupyter_hds.projects.hardening import Hardening
 
 ALLOWED = frozenset({"/srv/datasets/a", "/srv/projects/a/shared", "/srv/projects/a/users/u"})
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from traitlets.config import Config
 
-from hds_quota.admission import Occupancy, QuotaRefused, check
+from hds_quota import admission
+from hds_quota.admission import Occupancy
 from hds_quota.plans import DEFAULT_PLANS, Plans
 from hds_quota.usage import Month
+from jupyter_hds.policy.admission import admit
+from jupyter_hds.policy.projects import Project
+from jupyter_hds.policy.refusal import Refused
 
 MAY = Month(2026, 5)
 G = 1024**3
@@ -20,6 +26,11 @@ def plans():
                   "cpu_hours_month": 0.5, "storage": "64M", "price_eur_month": 0}}
     )  # fmt: skip
     return Plans(config=config)
+
+
+def check(name, plan, occupancy):
+    """The policy core's admission of a server of project `name` on `plan`."""
+    admit(Project(name, plan, "data", Path("/data"), "image", None, ""), occupancy)
 
 
 def at(running=0, members=1, cpu=0.0, storage=None):
@@ -82,11 +93,20 @@ def test_plan_limit_case(case_id, plan, occupancy, expected):
     if expected is ALLOWED:
         check("p", plans().get(plan), occupancy)
         return
-    with pytest.raises(QuotaRefused) as refused:
+    with pytest.raises(Refused) as refused:
         check("p", plans().get(plan), occupancy)
     assert (refused.value.reason, str(refused.value)) == expected
 
 
 def test_december_compute_renews_in_january():
-    with pytest.raises(QuotaRefused, match="renews on 2027-01-01"):
+    with pytest.raises(Refused, match="renews on 2027-01-01"):
         check("p", plans().get("tiny"), Occupancy(0, 1, 1.0, None, Month(2026, 12)))
+
+
+def test_the_plan_arithmetic_names_the_limit_without_the_project():
+    exceeded = admission.check(plans().get("tiny"), at(running=1))
+    assert (exceeded.limit, exceeded.why) == (
+        "running",
+        "its plan (tiny) allows 1 server running at once and 1 is running",
+    )
+    assert admission.check(plans().get("tiny"), at()) is None

@@ -69,10 +69,5 @@ def test_bad_input_is_explained(usage_dir, capsys, args, message):
 
 
 def test_volumes_lists_each_projects_volume(tmp_path, capsys):
-    config = tmp_path / "hub_config.py"
-    config.write_text(
-        f"c = get_config()\nc.Quotas.volumes_root = '{tmp_path}/volumes'\n"
-        f"c.ProjectSettings.storage_root = '{tmp_path}/projects'\n"
-    )
-    assert main(["usage", "volumes", "--hub-config", str(config)]) == 0
-    assert capsys.readouterr().out == f"volumes in {tmp_path}/volumes\n"
+    assert main(["--state-dir", str(tmp_path), "usage", "volumes"]) == 0
+    assert capsys.readouterr().out == f"volumes in {tmp_path}/project-volumes\n"

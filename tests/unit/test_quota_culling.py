@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from traitlets.config import Config
 
 from hds_quota.culling import PlanIdleTimeouts
-from hds_quota.hub_settings import HubQuotaSettings, settings_of
 from hds_quota.plans import Plans
 
 PLANS = {"alpha": "public", "beta": "private", "gamma": "gold", "hds-admins": ""}
@@ -63,20 +60,6 @@ async def test_a_hub_without_plans_is_an_error():
 
     with pytest.raises(ValueError, match="no plans"):
         await PlanIdleTimeouts(source)(inactive=timedelta(0), inactive_limit=1, server={})
-
-
-def test_the_hubs_settings_travel_as_json_and_come_back_as_the_same_plans(tmp_path):
-    config = Config()
-    config.Plans.plans.update({"short": {**Plans().plans["public"], "idle_timeout": 20}})
-    config.Plans.idle_timeout_floor = 10
-    config.Quotas.usage_dir = str(tmp_path / "usage")
-    config.ProjectSettings.storage_root = str(tmp_path / "projects")
-    received = HubQuotaSettings.from_json(json.loads(json.dumps(settings_of(config))))
-    assert received.plans.get("short").idle_timeout == 20
-    assert received.plans.all() == Plans(config=config).all()
-    assert (received.usage_dir, received.storage_root) == (
-        str(tmp_path / "usage"), str(tmp_path / "projects"),
-    )  # fmt: skip
 
 
 async def test_a_project_created_since_the_last_read_is_looked_up_before_culling():

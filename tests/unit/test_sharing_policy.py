@@ -7,12 +7,18 @@ from datetime import date
 import pytest
 from traitlets.config import Config
 
-from jupyter_hds.sharing import ShareRefused, ShareRequest, SharingPolicy, why_invalid
+from jupyter_hds.policy.access import ProjectFacts
+from jupyter_hds.policy.refusal import Refused
+from jupyter_hds.policy.sharing import ShareRequest, SharingPolicy, share_problem
 
 TODAY = date(2026, 11, 28)
 ALPHA = {"plan": "public", "dataset": "alpha-data"}
 MEMBERS = {"alice", "carol"}
 HOST = "https://hub.example.org"
+
+
+def facts(properties, members=MEMBERS):
+    return None if properties is None else ProjectFacts.of("alpha", properties, members)
 
 
 def policy(**settings) -> SharingPolicy:
@@ -96,7 +102,7 @@ def policy(**settings) -> SharingPolicy:
             ShareRequest("alice", "alice", "alpha", user="carol"),
             {"colour": "red"},
             HOST,
-            "no-project",
+            "not-a-project",
         ),
         (
             "expired",
@@ -117,7 +123,7 @@ def policy(**settings) -> SharingPolicy:
             ShareRequest("alice", "alice", "alpha", user="carol"),
             {**ALPHA, "expires": "soon"},
             HOST,
-            "expired",
+            "invalid-project",
         ),
         (
             "no-subdomains",
@@ -130,8 +136,8 @@ def policy(**settings) -> SharingPolicy:
 )
 def test_grant_policy(case_id, request_, properties, host, expected):
     try:
-        policy().check(request_, properties, MEMBERS, host, TODAY)
-    except ShareRefused as refused:
+        policy().check(request_, facts(properties), host, TODAY)
+    except Refused as refused:
         assert refused.reason == expected, str(refused)
     else:
         assert expected is None, f"{case_id} was allowed"
@@ -139,28 +145,37 @@ def test_grant_policy(case_id, request_, properties, host, expected):
 
 def test_owner_who_left_cannot_share():
     request = ShareRequest("alice", "alice", "alpha", user="carol")
-    with pytest.raises(ShareRefused) as refused:
-        policy().check(request, ALPHA, {"carol"}, HOST, TODAY)
-    assert refused.value.reason == "owner-not-member"
+    with pytest.raises(Refused) as refused:
+        policy().check(request, facts(ALPHA, {"carol"}), HOST, TODAY)
+    assert refused.value.reason == "not-member"
+    assert refused.value.message == "alice is not a member of project alpha"
 
 
 def test_messages_say_what_is_wrong_and_what_to_do():
     request = ShareRequest("alice", "alice", "alpha", user="bob")
-    with pytest.raises(ShareRefused, match="bob is not a member of project alpha"):
-        policy().check(request, ALPHA, MEMBERS, HOST, TODAY)
-    with pytest.raises(ShareRefused, match="must set c.JupyterHub.subdomain_host"):
-        policy().check(request, ALPHA, MEMBERS, "", TODAY)
+    with pytest.raises(Refused) as refused:
+        policy().check(request, facts(ALPHA), HOST, TODAY)
+    assert str(refused.value) == (
+        "bob is not a member of project alpha A project server can only be shared with "
+        "members of that project."
+    )
+    with pytest.raises(Refused, match="must set c.JupyterHub.subdomain_host"):
+        policy().check(request, facts(ALPHA), "", TODAY)
 
 
 def test_operator_may_accept_a_single_origin_or_turn_sharing_off():
     request = ShareRequest("alice", "alice", "alpha", user="carol")
-    policy(require_origin_isolation=False).check(request, ALPHA, MEMBERS, "", TODAY)
-    with pytest.raises(ShareRefused) as refused:
-        policy(enabled=False).check(request, ALPHA, MEMBERS, HOST, TODAY)
+    policy(require_origin_isolation=False).check(request, facts(ALPHA), "", TODAY)
+    with pytest.raises(Refused) as refused:
+        policy(enabled=False).check(request, facts(ALPHA), HOST, TODAY)
     assert refused.value.reason == "disabled"
 
 
-GROUPS = {"alpha": {"alice", "carol"}, "beta": {"bob"}}
+GROUPS = {
+    "alpha": ProjectFacts.of("alpha", ALPHA, {"alice", "carol"}),
+    "beta": ProjectFacts.of("beta", ALPHA, {"bob"}),
+    "ended": ProjectFacts.of("ended", {**ALPHA, "expires": "2026-11-01"}, {"alice", "carol"}),
+}
 
 
 @pytest.mark.parametrize(
@@ -168,11 +183,13 @@ GROUPS = {"alpha": {"alice", "carol"}, "beta": {"bob"}}
     [
         ("member-share", "alice", "alpha", "carol", None, None),
         ("project-share", "alice", "alpha", None, "alpha", None),
-        ("recipient-left", "alice", "alpha", "dave", None, "dave is no longer a member of alpha"),
-        ("owner-left", "erin", "alpha", "carol", None, "erin is no longer a member of alpha"),
-        ("project-closed", "alice", "gone", "carol", None, "project gone was closed"),
+        ("recipient-left", "alice", "alpha", "dave", None, "dave is not a member of project alpha"),
+        ("owner-left", "erin", "alpha", "carol", None, "erin is not a member of project alpha"),
+        ("project-closed", "alice", "gone", "carol", None, "there is no project gone"),
+        ("project-ended", "alice", "ended", "carol", None, "project ended ended on 2026-11-01"),
         ("foreign-group", "alice", "alpha", None, "beta", "group beta is not project alpha"),
     ],
 )
 def test_existing_share_validity(case_id, owner, server, user, group, expected):
-    assert why_invalid(owner, server, user, group, GROUPS.get) == expected
+    problem = share_problem(owner, server, user, group, GROUPS.get(server), TODAY)
+    assert (problem is None) if expected is None else (expected in problem.message)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from jupyter_hds.storage import ProjectStorage
+from jupyter_hds.projects.storage import ProjectStorage
 
 
 def test_member_folders_are_created_owned_and_closed(tmp_path):

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..deployment import Deployment
 from .entry import FIELDS
-from .hub import AuditRecord
 from .query import AuditQuery, Filters, csv_cell
 from .verify import Verifier, parse_anchor
 
@@ -17,7 +17,7 @@ from .verify import Verifier, parse_anchor
 def add_commands(commands) -> None:
     """Add `audit verify|show|export` to the `hds` command's subcommands."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--directory", help="the record's folder (default: $HDS_STATE_DIR/audit)")
+    common.add_argument("--directory", help="the record's folder (default: the state folder's)")
     audit = commands.add_parser("audit", help="verify, read and export the audit record")
     sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = sub.add_parser(
@@ -57,7 +57,7 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 def _directory(args: argparse.Namespace) -> str:
-    directory = args.directory or AuditRecord().directory
+    directory = args.directory or str(Deployment(state_dir=args.state_dir).audit)
     if not (Path(directory) / "segments").is_dir():
         raise SystemExit(
             f"hds audit: no audit record in {directory}; pass --directory or set HDS_STATE_DIR"

@@ -9,15 +9,12 @@ refusals, quotas) reach the record. Nothing is subscribed in a process that did 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from traitlets import Unicode, default
-from traitlets.config import LoggingConfigurable
-
 from .. import events
+from ..deployment import Deployment
 from .inbox import Inbox
 from .intake import from_hub, new_event
 
@@ -26,24 +23,12 @@ log = logging.getLogger("jupyter_hds.audit")
 MAX_BACKLOG = 100_000
 
 
-class AuditRecord(LoggingConfigurable):
-    """Where the audit record lives."""
-
-    directory = Unicode(
-        help="""Folder of the audit record: its segments and the inbox of events waiting to be
-        chained. Keep it outside users' containers, on a disk that is backed up. The audit
-        service must be given the same folder (its HDS_AUDIT_DIR).""",
-    ).tag(config=True)
-
-    @default("directory")
-    def _default_directory(self):
-        return str(Path(os.environ.get("HDS_STATE_DIR", "/var/lib/jupyter-hds")) / "audit")
-
-
 class HubAudit:
     """Puts the hub's events in the inbox; keeps them in memory while the disk refuses them."""
 
     _instance: HubAudit | None = None
+    # Set by `audit.config`: which of the hub settings the record needs are missing.
+    hook_check: Callable[[Any], list[str]] | None = None
 
     def __init__(self, directory: Path | str, is_admin: Callable[[str], bool] = lambda n: False):
         self.inbox = Inbox(directory)
@@ -57,15 +42,16 @@ class HubAudit:
             from jupyterhub.app import JupyterHub
 
             app = JupyterHub.instance() if JupyterHub.initialized() else None
-            settings = AuditRecord(parent=app) if app else AuditRecord()
-            cls._instance = cls(settings.directory, _admin_check(app))
+            deployment = Deployment(parent=app) if app else Deployment()
+            cls._instance = cls(deployment.audit, _admin_check(app))
             if app is not None:
                 cls._instance.report_missing_hooks(app)
         return cls._instance
 
     def report_missing_hooks(self, app) -> None:
         """Say loudly, in the log and in the record, if a config fragment unplugged the audit."""
-        missing = missing_hooks(app)
+        check = type(self).hook_check
+        missing = check(app) if check is not None else []
         if missing:
             log.error("audit: not connected to %s; see docs/audit.md", ", ".join(missing))
             self.record(
@@ -100,23 +86,6 @@ class HubAudit:
     def record_durably(self, entries: list[dict[str, Any]]) -> None:
         """Hand events to the inbox or raise OSError: for senders that can retry."""
         self.inbox.put(entries)
-
-
-def missing_hooks(app) -> list[str]:
-    """The hub settings the audit needs that a later config fragment replaced."""
-    from .handlers import AuditEventsHandler
-    from .requestlog import audit_request_log
-
-    missing = []
-    if app.tornado_settings.get("log_function") is not audit_request_log:
-        missing.append("c.JupyterHub.tornado_settings['log_function'] (admin changes)")
-    eventlog = getattr(app, "eventlog", None)
-    handlers = eventlog.handlers if eventlog is not None else []
-    if not any(isinstance(h, HubEvents) for h in handlers or []):
-        missing.append("c.EventLogger.handlers (server starts and stops)")
-    if not any(h[1] is AuditEventsHandler for h in app.extra_handlers):
-        missing.append("c.JupyterHub.extra_handlers (reports from users' servers)")
-    return missing
 
 
 # Holding any of these unfiltered makes an actor an `admin` in the record: JupyterHub's admins

@@ -27,8 +27,10 @@ class EventRefused(ValueError):
         self.status = status
 
 
-def from_hub(event: Event, is_admin: Callable[[str], bool] = lambda name: False) -> dict[str, Any]:
-    """An event raised in the hub process (jupyter_hds.events), ready for the inbox."""
+def from_hub(
+    event: Event, is_admin: Callable[[str], bool] = lambda name: False, reported_by: str = "hub"
+) -> dict[str, Any]:
+    """An event raised in the hub or one of its services (jupyter_hds.events), for the inbox."""
     return {
         "id": event.id,
         "time": normalize_time(event.time, assume_utc=True),
@@ -39,7 +41,7 @@ def from_hub(event: Event, is_admin: Callable[[str], bool] = lambda name: False)
         "target": event.target,
         "outcome": event.outcome,
         "source": event.source,
-        "reported_by": "hub",
+        "reported_by": reported_by,
         "details": event.details or {},
     }
 

@@ -1,8 +1,7 @@
 """The audit service: the record's one writer, its verifier, and the auditors' page (a hub service).
 
-Run by the hub (c.JupyterHub.services) as `python -m jupyter_hds.audit.service`; the hub
-passes its URL, prefix and OAuth settings in JUPYTERHUB_* variables and the record's
-folder in HDS_AUDIT_DIR.
+Run by the hub (c.JupyterHub.services, see `audit.config`); the record is the state
+folder's `audit/` (`Deployment.audit`).
 """
 
 from __future__ import annotations
@@ -10,22 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import signal
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import ioloop, web
-from traitlets import Bool, Float, Integer, Unicode, default
-from traitlets.config import Application
+from traitlets import Bool, Float, Integer
 
+from ..services import HubService
 from .drain import Drainer
-from .hub import AuditRecord
 from .inbox import Inbox
 from .intake import new_event
 from .pages import AuditExport, AuditPage, Stylesheet
@@ -33,16 +29,15 @@ from .query import AuditQuery
 from .verify import Report, Verifier
 from .writer import ChainWriter, WriterBusy
 
+PORT = 8082
 
-class AuditService(Application):
+
+class AuditService(HubService):
     """Chains the inbox into the record, keeps its verification current, serves the audit page."""
 
     name = "hds-audit"
     description = __doc__
 
-    directory = Unicode(help="Folder of the audit record (as c.AuditRecord.directory).").tag(
-        config=True
-    )
     segment_entries = Integer(
         50_000, help="Entries per segment; a full segment is sealed into Parquet."
     ).tag(config=True)
@@ -54,14 +49,10 @@ class AuditService(Application):
         config=True
     )
     page_size = Integer(50, help="Entries per page of the audit page.").tag(config=True)
-    aliases = {"directory": "AuditService.directory"}
-
-    @default("directory")
-    def _default_directory(self):
-        return os.environ.get("HDS_AUDIT_DIR") or AuditRecord().directory
 
     def initialize(self, argv=None):
         super().initialize(argv)
+        self.directory = self.deployment.audit
         self.writer = ChainWriter(self.directory, self.segment_entries, self.fsync)
         self.inbox = Inbox(self.directory)
         self.query = AuditQuery(self.directory)
@@ -139,7 +130,7 @@ class AuditService(Application):
     # -- serving ---------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/audit/")
+        prefix = self.service_prefix
         # Who may read is asked of the hub again after a minute, so a withdrawn role bites soon.
         HubOAuth.instance(cache_max_age=60)
         return web.Application(
@@ -152,7 +143,7 @@ class AuditService(Application):
             cookie_secret=secrets.token_bytes(32),
             audit_service=self,
             prefix=prefix,
-            hub_prefix=url_path_join(os.environ.get("JUPYTERHUB_BASE_URL", "/"), "hub/"),
+            hub_prefix=self.hub_prefix,
             xsrf_cookies=False,
         )
 
@@ -172,23 +163,19 @@ class AuditService(Application):
                 details={"pid": os.getpid(), "head_seq": self.writer.head_seq},
             )
         )  # record() drains: what waited in the inbox is chained with it
-        url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:8082"))
-        self.web_app().listen(url.port or 80, url.hostname or "127.0.0.1")
-        self.log.info("audit service on %s, record in %s", url.geturl(), self.directory)
+        host, port = self.listen_address
+        self.web_app().listen(port, host)
+        self.log.info("audit page on %s:%s, record in %s", host, port, self.directory)
         ioloop.PeriodicCallback(self.drain, self.drain_interval * 1000).start()
         ioloop.PeriodicCallback(self.verify, self.verify_interval * 1000).start()
-        loop = ioloop.IOLoop.current()
-        loop.add_callback(self.verify)
-        for number in (signal.SIGTERM, signal.SIGINT):  # the hub stops services with either
-            signal.signal(number, lambda *_: loop.add_callback_from_signal(self.stop))
-        loop.start()
+        ioloop.IOLoop.current().add_callback(self.verify)
+        super().start()
 
     def stop(self):
-        """Finish the current drain, close the record, stop serving (the hub sends SIGTERM)."""
+        """Finish the current drain and close the record (the hub stops its services)."""
         self.drain()
-        self._threads.shutdown(wait=True)
+        self._threads.shutdown(wait=True, cancel_futures=True)
         self.writer.close()
-        ioloop.IOLoop.current().stop()
 
 
 main = AuditService.launch_instance

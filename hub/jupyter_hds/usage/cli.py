@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from jupyter_hds.project_admin import load_hub_config
-from jupyter_hds.projects import ProjectSettings
+from hds_quota.ledger import Ledger, utcnow
+from hds_quota.usage import Month, ProjectMonth, Session, Usage, gib, to_csv
+from hds_quota.volumes import ProjectVolumes
 
-from .ledger import Ledger, utcnow
-from .settings import Quotas
-from .usage import Month, ProjectMonth, Session, Usage, gib, to_csv
-from .volumes import ProjectVolumes
+from ..deployment import Deployment
 
 SUMMARY_COLUMNS = (
     ("project", "{0.project}"),
@@ -32,8 +30,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "usage", help="usage and invoices from the ledger (run on the hub host, as root)"
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--hub-config", help="the hub's config file (default: the shipped one)")
-    common.add_argument("--usage-dir", help="the ledger's folder (default: from the hub config)")
+    common.add_argument("--usage-dir", help="the ledger's folder (default: the state folder's)")
     monthly = argparse.ArgumentParser(add_help=False, parents=[common])
     monthly.add_argument("--month", help="YYYY-MM, UTC (default: this month)")
     monthly.add_argument("--csv", action="store_true", help="CSV instead of a table")
@@ -52,9 +49,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _usage(args: argparse.Namespace) -> Usage:
-    folder = args.usage_dir or Quotas(config=load_hub_config(args.hub_config)).usage_dir
+    folder = args.usage_dir or Deployment(state_dir=args.state_dir).usage
     if not Path(folder).is_dir():
-        raise FileNotFoundError(f"no usage ledger at {folder}; pass --usage-dir or --hub-config")
+        raise FileNotFoundError(f"no usage ledger at {folder}; pass --usage-dir or --state-dir")
     return Usage(Ledger(folder))
 
 
@@ -102,10 +99,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_volumes(args: argparse.Namespace) -> int:
-    config = load_hub_config(args.hub_config)
-    volumes = ProjectVolumes(
-        Quotas(config=config).volumes_root, ProjectSettings(config=config).storage_root
-    )
+    deployment = Deployment(state_dir=args.state_dir)
+    volumes = ProjectVolumes(deployment.volumes, deployment.projects)
     print(f"volumes in {volumes.images_root}")
     for project in volumes.projects():
         usage = volumes.usage(project)

@@ -1,25 +1,28 @@
 """Shares die with the membership that allowed them, in the same database transaction.
 
 When someone leaves a project (admin panel, REST API, `hds project`, a login that syncs
-groups) or the project's group is deleted, every share of that project's servers that
-`sharing.why_invalid` no longer allows is deleted before the change is committed: shares
-granted to the person who left and shares they granted on their own server. The hub
+groups) or the project's group is deleted, every share of that project's servers that the
+access rule (`policy.sharing.share_problem`) no longer allows is deleted before the change
+is committed: shares granted to the person who left and shares they granted on their own
+server. The hub
 computes scopes per request, so their access to those servers ends with that commit.
 
-The listener is registered on SQLAlchemy's Session class when this module is imported
-(the hub imports it through `sharing_handlers`); registering twice is harmless.
+The listeners are registered on SQLAlchemy's Session class by `install()`, which the
+sharing subsystem's `configure` calls; registering twice is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from jupyterhub import orm
 from sqlalchemy import event
 from sqlalchemy.orm import Session, attributes
 
-from . import events
-from .sharing import why_invalid
+from .. import events
+from ..policy.access import ProjectFacts
+from ..policy.sharing import share_problem
 
 PENDING = "hds_share_revocations"
 
@@ -40,14 +43,11 @@ def _projects_touched(session: Session) -> set[str]:
     return touched
 
 
-def _members_of(session: Session):
-    def members(name: str) -> set[str] | None:
-        group = orm.Group.find(session, name)
-        if group is None or group in session.deleted:
-            return None
-        return {user.name for user in group.users}
-
-    return members
+def _facts(session: Session, name: str) -> ProjectFacts | None:
+    group = orm.Group.find(session, name)
+    if group is None or group in session.deleted:
+        return None
+    return ProjectFacts.of(name, group.properties, [user.name for user in group.users])
 
 
 def drop_share(session: Session, share: orm.Share) -> None:
@@ -62,8 +62,9 @@ def before_flush(session: Session, flush_context, instances) -> None:
     projects = _projects_touched(session)
     if not projects:
         return
-    members = _members_of(session)
+    today = date.today()
     with session.no_autoflush:
+        facts = {name: _facts(session, name) for name in projects}
         shares = (
             session.query(orm.Share)
             .join(orm.Spawner, orm.Share.spawner_id == orm.Spawner.id)
@@ -80,14 +81,16 @@ def before_flush(session: Session, flush_context, instances) -> None:
             user = share.user.name if share.user else None
             group = share.group.name if share.group else None
             owner, server = share.owner.name, share.spawner.name
-            reason = why_invalid(owner, server, user, group, members)
-            if reason:
+            problem = share_problem(owner, server, user, group, facts[server], today)
+            if problem:
                 recipient = {"user": user} if user else {"group": group}
-                session.info.setdefault(PENDING, []).append((owner, server, recipient, reason))
+                pending = (owner, server, recipient, problem.message)
+                session.info.setdefault(PENDING, []).append(pending)
                 drop_share(session, share)
         for code in codes:
             # Share codes are never issued (no one holds the `shares` scope); any found goes.
-            if why_invalid(code.owner.name, code.spawner.name, None, None, members):
+            owner, server = code.owner.name, code.spawner.name
+            if share_problem(owner, server, None, None, facts[server], today):
                 session.delete(code)
 
 
@@ -129,6 +132,3 @@ def install() -> None:
     ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
-
-
-install()

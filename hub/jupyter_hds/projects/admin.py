@@ -2,50 +2,39 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
 
 from hds_quota.plans import Plans
 
-from .hub_api import HubAPI, HubAPIError
-from .projects import PROJECT_NAME, ProjectRefused, ProjectSettings, is_project
-
-SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "jupyterhub_config.py"
-
-
-def load_hub_config(path: str | None = None) -> Config:
-    """The hub's own configuration (shipped file plus $HDS_CONFIG_DIR): checks match the hub's."""
-    config_file = Path(path or os.environ.get("HDS_HUB_CONFIG") or SHIPPED_CONFIG)
-    if not config_file.is_file():
-        raise FileNotFoundError(
-            f"no hub config at {config_file}; pass --hub-config or set HDS_HUB_CONFIG"
-        )
-    return PyFileConfigLoader(config_file.name, str(config_file.parent)).load_config()
+from .. import settings
+from ..deployment import Deployment
+from ..hub_api import HubAPI
+from ..policy.access import ProjectFacts, project_problem
+from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
 
 
 @dataclass
 class ProjectAdmin:
     api: HubAPI
-    settings: ProjectSettings
-    plans: Plans
+    rules: ProjectRules
 
     @classmethod
-    def from_environment(cls, hub_config: str | None = None) -> ProjectAdmin:
-        config = load_hub_config(hub_config)
-        return cls(HubAPI(), ProjectSettings(config=config), Plans(config=config))
+    def from_settings(cls, config: Config | None = None) -> ProjectAdmin:
+        """Checked with the settings the hub runs with (its published settings file)."""
+        config = settings.load() if config is None else config
+        rules = ProjectRules(
+            Plans(config=config), ProjectSettings(config=config), Deployment(config=config).datasets
+        )
+        return cls(HubAPI(), rules)
 
-    def problems(self, name: str, properties: dict[str, Any]) -> str:
+    def problems(self, name: str, group: dict[str, Any]) -> str:
         """Empty when the project could start today, else the message a member would see."""
-        try:
-            self.settings.parse(name, properties, self.plans, date.today())
-        except ProjectRefused as refused:
-            return str(refused)
-        return ""
+        facts = ProjectFacts.of(name, group.get("properties"), group.get("users") or ())
+        return project_problem(self.rules, None, name, facts, date.today())
 
     def create(self, name: str, properties: dict[str, str], members: list[str]) -> None:
         """Create a project, checked first: nothing is created when anything is wrong."""
@@ -54,7 +43,7 @@ class ProjectAdmin:
                 f"{name!r} cannot be a project name: lowercase letters, digits and hyphens, "
                 "at most 30 characters"
             )
-        problem = self.problems(name, properties)
+        problem = self.problems(name, {"properties": properties, "users": members})
         if problem:
             raise ValueError(problem)
         if name in self.api.groups():
@@ -76,10 +65,11 @@ class ProjectAdmin:
 
     def set_properties(self, name: str, changes: dict[str, str]) -> dict[str, Any]:
         """Change properties (an empty value removes one), checked before anything is written."""
-        properties = dict(self.project(name).get("properties") or {})
+        group = self.project(name)
+        properties = dict(group.get("properties") or {})
         properties.update(changes)
         properties = {key: value for key, value in properties.items() if value != ""}
-        problem = self.problems(name, properties)
+        problem = self.problems(name, {**group, "properties": properties})
         if problem:
             raise ValueError(problem)
         self.api.request("PUT", f"/groups/{name}/properties", json=properties)
@@ -99,6 +89,3 @@ class ProjectAdmin:
 
     def projects(self) -> dict[str, dict[str, Any]]:
         return {n: g for n, g in self.api.groups().items() if is_project(g.get("properties") or {})}
-
-
-__all__ = ["HubAPIError", "ProjectAdmin", "load_hub_config"]

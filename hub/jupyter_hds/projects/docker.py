@@ -8,11 +8,12 @@ from typing import ClassVar
 from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
-from . import events, firewall
+from .. import events
+from ..policy.projects import Project
+from . import firewall
 from .hardening import Hardening
 from .networks import bridge_of, ensure_internal_network, gateway_address, remove_network_if_unused
-from .project_spawner import ProjectSpawnerMixin
-from .projects import Project
+from .spawner import ProjectSpawnerMixin
 from .storage import ProjectStorage
 
 HOME = "/home/jovyan"
@@ -103,7 +104,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     @property
     def hardening(self) -> Hardening:
         return Hardening(
-            user=f"{self.uid}:{self.gid}",
+            user=f"{self.project_settings.uid}:{self.project_settings.gid}",
             pids_limit=self.pids_limit,
             scratch_size=self.scratch_size,
             mount_sources=frozenset(m["source"] for m in self.mounts),
@@ -164,7 +165,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         if not state or state.get("Running"):
             return
         code, oom = state.get("ExitCode"), bool(state.get("OOMKilled"))
-        self.quota.stop_reason = "exited"
+        self.exit_reason = "exited"
         events.emit(
             "server.exited",
             actor="service:jupyterhub",

@@ -24,9 +24,12 @@ from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
-from . import events, share_revocation  # noqa: F401 (share_revocation registers listeners)
-from .projects import is_project
-from .sharing import ShareRefused, ShareRequest, SharingPolicy, why_invalid
+from .. import events
+from ..policy.access import ProjectFacts
+from ..policy.projects import is_project
+from ..policy.refusal import Refused
+from ..policy.sharing import ShareRequest, SharingPolicy, share_problem
+from . import revocation
 
 NAME = r"[^/]+"
 
@@ -40,40 +43,36 @@ class SharingMixin:
             return "anonymous"
         return user.name if user.kind == "user" else f"service:{user.name}"
 
-    def project_facts(self, project: str) -> tuple[dict[str, Any] | None, set[str]]:
+    def project_facts(self, project: str) -> ProjectFacts | None:
         group = orm.Group.find(self.db, project)
         if group is None:
-            return None, set()
-        return dict(group.properties or {}), {u.name for u in group.users}
-
-    def members_of(self, project: str) -> set[str] | None:
-        properties, members = self.project_facts(project)
-        return None if properties is None else members
+            return None
+        return ProjectFacts.of(project, group.properties, [u.name for u in group.users])
 
     def grant(self, request: ShareRequest) -> orm.Share:
-        """Grant `request` or raise ShareRefused; audited either way."""
+        """Grant `request` or raise Refused; audited either way."""
         try:
             self._check(request)
             spawner = self._spawner(request.owner, request.project)
             recipient = self._recipient(request)
             share = orm.Share.grant(self.db, spawner, recipient)
-        except ShareRefused as refused:
+        except Refused as refused:
             self._emit("share.refused", request, "refused", reason=refused.reason, why=str(refused))
             raise
         self._emit("share.granted", request, "succeeded")
         return share
 
     def _check(self, request: ShareRequest) -> None:
-        properties, members = self.project_facts(request.project)
         policy = SharingPolicy(config=self.settings["config"])
         subdomain_host = self.settings.get("subdomain_host") or ""
-        policy.check(request, properties, members, subdomain_host, date.today())
+        facts = self.project_facts(request.project)
+        policy.check(request, facts, subdomain_host, date.today())
         self._check_token(request.owner, request.project)
 
     def _check_token(self, owner: str, project: str) -> None:
         """Guests run code as the owner and can read the server's own token: it must not do."""
         if not self.has_scope(f"servers!server={owner}/{project}"):
-            raise ShareRefused("token-scope", "This token may not manage that server.")
+            raise Refused("token-scope", "This token may not manage that server.")
 
     def _spawner(self, owner: str, project: str) -> orm.Spawner:
         user = self.find_user(owner)
@@ -86,21 +85,21 @@ class SharingMixin:
             else orm.Group.find(self.db, request.group)
         )
         if found is None:  # the policy checked membership: this is a race with a deletion
-            raise ShareRefused("gone", f"{request.recipient} no longer exists.", 409)
+            raise Refused("gone", f"{request.recipient} no longer exists.", status=409)
         return found
 
     def revoke(self, owner: str, project: str, user: str | None, group: str | None) -> bool:
         """Drop a share; its owner, or the user it was granted to, may. True if one went."""
         actor = self.actor()
         if actor not in (owner, user):
-            raise ShareRefused("not-owner", f"Only {owner} can change who shares their server.")
+            raise Refused("not-owner", f"Only {owner} can change who shares their server.")
         if actor == owner:  # a recipient leaving needs no more than their own login
             self._check_token(owner, project)
         request = ShareRequest(actor, owner, project, user, group)
         share = self._find(owner, project, user, group)
         if share is None:
             return False
-        share_revocation.drop_share(self.db, share)
+        revocation.drop_share(self.db, share)
         self.db.commit()
         self._emit("share.revoked", request, "succeeded", reason=f"revoked by {actor}")
         return True
@@ -124,16 +123,16 @@ class SharingMixin:
 
     def shared_with_me(self) -> list[dict[str, Any]]:
         """Servers shared with the current user that the policy still allows, by owner."""
-        rows = []
+        rows, today = [], date.today()
         for share in self.current_user.orm_user.all_shared_with_me:
-            model = self.share_model(share)
             user = share.user.name if share.user else None
             group = share.group.name if share.group else None
             owner, server = share.owner.name, share.spawner.name
-            if owner != self.current_user.name and not why_invalid(
-                owner, server, user, group, self.members_of
+            facts = self.project_facts(server)
+            if owner != self.current_user.name and not share_problem(
+                owner, server, user, group, facts, today
             ):
-                rows.append(model)
+                rows.append(self.share_model(share))
         return sorted(rows, key=lambda m: (m["owner"], m["project"]))
 
     def share_model(self, share: orm.Share) -> dict[str, Any]:
@@ -172,7 +171,7 @@ class ShareAPIHandler(SharingMixin, APIHandler):
         if self.current_user is None or self.current_user.kind != "user":
             raise web.HTTPError(403, "Only people share their servers; log in.")
 
-    def _refuse(self, refused: ShareRefused):
+    def _refuse(self, refused: Refused):
         self.set_status(refused.status)
         self.finish({"status": refused.status, "reason": refused.reason, "message": str(refused)})
 
@@ -182,7 +181,7 @@ class ShareAPIHandler(SharingMixin, APIHandler):
             raise web.HTTPError(403, f"Only {owner} can see who shares their server.")
         try:
             self._check_token(owner, project)
-        except ShareRefused as refused:
+        except Refused as refused:
             return self._refuse(refused)
         self.finish({"shares": self.shares_of(owner, project)})
 
@@ -194,7 +193,7 @@ class ShareAPIHandler(SharingMixin, APIHandler):
         request = ShareRequest(self.actor(), owner, project, body.get("user"), body.get("group"))
         try:
             share = self.grant(request)
-        except ShareRefused as refused:
+        except Refused as refused:
             return self._refuse(refused)
         self.finish(self.share_model(share))
 
@@ -205,7 +204,7 @@ class ShareAPIHandler(SharingMixin, APIHandler):
             raise web.HTTPError(400, "Name one ?user= or one ?group= to stop sharing with.")
         try:
             self.revoke(owner, project, user, group)
-        except ShareRefused as refused:
+        except Refused as refused:
             return self._refuse(refused)
         self.set_status(204)
         self.finish()
@@ -241,8 +240,8 @@ class SharingPageHandler(SharingMixin, BaseHandler):
                 self.revoke(owner, project, user, group)
                 message = f"{project}: no longer shared with {user}."
             else:
-                raise ShareRefused("bad-request", "Unknown action.", 400)
-        except ShareRefused as refused:
+                raise Refused("bad-request", "Unknown action.", status=400)
+        except Refused as refused:
             self.set_status(refused.status)
             error = str(refused)
         await self._render(message=message, error=error)
@@ -252,7 +251,7 @@ class SharingPageHandler(SharingMixin, BaseHandler):
             policy = SharingPolicy(config=self.settings["config"])
             policy.check_hub(self.settings.get("subdomain_host") or "")
             unavailable = ""
-        except ShareRefused as refused:
+        except Refused as refused:
             unavailable = str(refused)
         html = await self.render_template(
             "sharing.html",

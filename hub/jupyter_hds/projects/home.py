@@ -10,7 +10,9 @@ from pathlib import Path
 
 from hds_quota.plans import Plans
 
-from .projects import ProjectRefused, ProjectSettings, is_project, project_for_server
+from ..deployment import Deployment
+from ..policy.access import ProjectFacts, project_problem
+from ..policy.projects import ProjectRules, ProjectSettings, is_project
 
 TEMPLATES = str(Path(__file__).parent / "templates")
 
@@ -38,17 +40,16 @@ def project_rows(user, today: date | None = None) -> list[ProjectRow]:
     if user is None:
         return []
     config = user.settings.get("config")
-    settings, plans = ProjectSettings(config=config), Plans(config=config)
+    rules = ProjectRules(
+        Plans(config=config), ProjectSettings(config=config), Deployment(config=config).datasets
+    )
     rows = []
     for group in sorted(user.orm_user.groups, key=lambda g: g.name):
         properties = dict(group.properties or {})
         if not is_project(properties):
             continue
-        try:
-            project_for_server(settings, group.name, properties, True, plans, today or date.today())
-            problem = ""
-        except ProjectRefused as refused:
-            problem = str(refused)
+        facts = ProjectFacts.of(group.name, properties, [u.name for u in group.users])
+        problem = project_problem(rules, user.name, group.name, facts, today or date.today())
         spawner = user.spawners[group.name] if group.name in user.orm_spawners else None
         rows.append(
             ProjectRow(

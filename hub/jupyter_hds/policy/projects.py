@@ -1,17 +1,21 @@
-"""Projects: JupyterHub groups whose properties say which plan, dataset and image they use."""
+"""Projects: hub groups whose properties say which plan, dataset and image they use, checked."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, Integer, Unicode, validate
+from traitlets import Dict, Integer, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 from hds_quota.plans import Plan, Plans
+
+from .refusal import Refused
 
 # JupyterHub 6 named servers: lowercase letters, digits, hyphens, at most 30 characters.
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
@@ -27,15 +31,10 @@ PROPERTIES = {
 }
 
 
-class ProjectRefused(Exception):
-    """A server for this project must not start; `str()` is the message shown to the user."""
-
-    def __init__(self, project: str, why: str, fix: str = "", reason: str = "project"):
-        self.project, self.why, self.fix, self.reason = project, why, fix, reason
-        message = f"Project '{project}' cannot start: {why}."
-        if fix:
-            message += f" An administrator must {fix}."
-        super().__init__(message)
+def cannot_start(project: str, reason: str, why: str, admin_fix: str = "") -> Refused:
+    """The refusal of a server of `project`, as its member reads it on the hub."""
+    fix = f"An administrator must {admin_fix}." if admin_fix else ""
+    return Refused(reason, f"Project '{project}' cannot start: {why}.", fix)
 
 
 @dataclass(frozen=True)
@@ -50,15 +49,12 @@ class Project:
     expires: date | None
     description: str
 
-    def expired(self, today: date) -> bool:
-        return self.expires is not None and today > self.expires
 
-
-def is_project(properties: dict[str, Any]) -> bool:
+def is_project(properties: Mapping[str, Any]) -> bool:
     return any(key in properties for key in MARKER_PROPERTIES)
 
 
-def expiry(properties: dict[str, Any]) -> date | None:
+def expiry(properties: Mapping[str, Any]) -> date | None:
     """The project's last day of access (None: no end); ValueError when it is unreadable.
 
     Starting, sharing and the guard all treat an unreadable expiry as no access."""
@@ -72,21 +68,14 @@ def expiry(properties: dict[str, Any]) -> date | None:
 
 
 class ProjectSettings(LoggingConfigurable):
-    """Where projects' data lives and which images they may use."""
+    """Which images projects may use, and the unprivileged ids their servers run as.
 
-    datasets_root = Unicode(
-        "/var/lib/jupyter-hds/datasets",
-        help="Folder holding one folder per dataset; a project's `dataset` property names one.",
-    ).tag(config=True)
-
-    storage_root = Unicode(
-        "/var/lib/jupyter-hds/projects",
-        help="Folder holding each project's shared folder and its members' own spaces.",
-    ).tag(config=True)
+    Where datasets and projects' files live is the hub's state layout (`Deployment`).
+    """
 
     default_image = Unicode(
-        "jupyter-hds/singleuser:latest",
-        help="Image of a project that sets no `image` property.",
+        help="""Image of a project that sets no `image` property. Default: $HDS_SINGLEUSER_IMAGE
+        (what `make images` builds), else jupyter-hds/singleuser:latest.""",
     ).tag(config=True)
 
     images = Dict(
@@ -102,14 +91,29 @@ class ProjectSettings(LoggingConfigurable):
         config=True
     )
 
+    @default("default_image")
+    def _default_image(self):
+        return os.environ.get("HDS_SINGLEUSER_IMAGE") or "jupyter-hds/singleuser:latest"
+
     @validate("uid", "gid")
     def _not_root(self, proposal):
         if proposal.value == 0:
             raise ValueError("user servers never run as root; use an unprivileged id like 1000")
         return proposal.value
 
-    def parse(self, name: str, properties: dict[str, Any], plans: Plans, today: date) -> Project:
-        """Check a project's properties; raise ProjectRefused naming every problem to fix."""
+
+@dataclass(frozen=True)
+class ProjectRules:
+    """What a project's properties are checked against: the plans, images and datasets."""
+
+    plans: Plans
+    settings: ProjectSettings
+    datasets_root: Path
+
+    def parse(self, name: str, properties: Mapping[str, Any]) -> Project:
+        """Check a project's properties; raise Refused naming every problem to fix.
+
+        Whether the project is open today, and to whom, is `access.check_access`'s answer."""
         problems = []
         if not PROJECT_NAME.match(name):
             problems.append(
@@ -120,15 +124,15 @@ class ProjectSettings(LoggingConfigurable):
         if unknown:
             known = "; ".join(f"{k} ({v})" for k, v in PROPERTIES.items())
             problems.append(f"remove unknown properties {', '.join(unknown)} (known: {known})")
-        plan = self._plan(properties, plans, problems)
+        plan = self._plan(properties, problems)
         dataset, dataset_path = self._dataset(properties, problems)
         image = self._image(properties, problems)
         expires = self._expires(properties, problems)
         if problems:
-            raise ProjectRefused(
-                name, "its settings are invalid", "; ".join(problems), reason="invalid-project"
+            raise cannot_start(
+                name, "invalid-project", "its settings are invalid", "; ".join(problems)
             )
-        project = Project(
+        return Project(
             name=name,
             plan=plan,
             dataset=dataset,
@@ -137,16 +141,9 @@ class ProjectSettings(LoggingConfigurable):
             expires=expires,
             description=str(properties.get("description", "")),
         )
-        if project.expired(today):
-            raise ProjectRefused(
-                name,
-                f"it expired on {project.expires}",
-                "extend its `expires` property or close it",
-                reason="expired",
-            )
-        return project
 
-    def _plan(self, properties, plans: Plans, problems: list[str]) -> Plan:
+    def _plan(self, properties, problems: list[str]) -> Plan:
+        plans = self.plans
         if not properties.get("plan"):
             problems.append(f"set its `plan` property (defined plans: {', '.join(plans.plans)})")
             return None  # type: ignore[return-value]
@@ -177,14 +174,15 @@ class ProjectSettings(LoggingConfigurable):
         return name, root / "-invalid-"
 
     def _image(self, properties, problems: list[str]) -> str:
+        settings = self.settings
         name = properties.get("image")
         if not name:
-            return self.default_image
-        if name not in self.images:
-            allowed = ", ".join(sorted(self.images)) or "none are configured"
+            return settings.default_image
+        if name not in settings.images:
+            allowed = ", ".join(sorted(settings.images)) or "none are configured"
             problems.append(f"set `image` to an allowed image name ({allowed}) or remove it")
             return ""
-        return self.images[name]
+        return settings.images[name]
 
     def _expires(self, properties, problems: list[str]) -> date | None:
         try:
@@ -192,36 +190,3 @@ class ProjectSettings(LoggingConfigurable):
         except ValueError as error:
             problems.append(str(error))
             return None
-
-
-def project_for_server(
-    settings: ProjectSettings,
-    server_name: str,
-    properties: dict[str, Any] | None,
-    is_member: bool,
-    plans: Plans,
-    today: date,
-) -> Project:
-    """The project a server named `server_name` belongs to, for a user; or ProjectRefused.
-
-    `properties` are the group's (None when no group has that name); `is_member` says
-    whether the server's owner is in it.
-    """
-    if not server_name:
-        raise ProjectRefused(
-            "(none)", "every server belongs to a project; open one from the home page",
-            reason="no-project",
-        )  # fmt: skip
-    if properties is None:
-        raise ProjectRefused(server_name, "there is no such project", reason="no-project")
-    if not is_member:
-        raise ProjectRefused(
-            server_name, "you are not a member of this project",
-            "add you to the project's group if you should be", reason="not-member",
-        )  # fmt: skip
-    if not is_project(properties):
-        raise ProjectRefused(
-            server_name, "this group is not set up as a project",
-            "set its `plan` and `dataset` properties", reason="not-a-project",
-        )  # fmt: skip
-    return settings.parse(server_name, properties, plans, today)

@@ -9,10 +9,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from tornado import web
 
-from jupyter_hds.service_page import ServicePage
+from hds_quota.ledger import utcnow
+from hds_quota.usage import Month, ProjectMonth, Session, Usage, gib, to_csv
 
-from .ledger import utcnow
-from .usage import Month, ProjectMonth, Session, Usage, gib, to_csv
+from ..service_page import ServicePage
 
 READ_SCOPE = "custom:usage:read"
 TEMPLATES = Environment(

@@ -1,0 +1,108 @@
+"""May this person use this project today: the one rule behind starting, keeping and sharing.
+
+The spawner asks it before a server starts, the project guard for every running server,
+sharing for the owner and the person let in, share revocation when membership changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .projects import Project, ProjectRules, expiry, is_project
+from .refusal import Refused
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    """A hub group as the rules need it: its name, properties and members' names."""
+
+    name: str
+    properties: Mapping[str, Any]
+    members: frozenset[str]
+
+    @classmethod
+    def of(cls, name: str, properties: Mapping[str, Any] | None, members: Collection[str]):
+        return cls(name, dict(properties or {}), frozenset(members))
+
+    @classmethod
+    def from_model(cls, model: Mapping[str, Any]) -> ProjectFacts:
+        """From the hub's REST group model (`name`, `users`, `properties`)."""
+        return cls.of(model["name"], model.get("properties"), model.get("users") or ())
+
+
+def check_access(person: str | None, project: str, facts: ProjectFacts | None, today: date):
+    """Raise Refused unless `person` may use `project` today.
+
+    `facts` are the group named `project` (None: there is none). With `person` None, only
+    the project itself is checked (it exists, is a project and has not ended).
+    """
+    if not project:
+        raise Refused(
+            "no-project", "every server belongs to a project",
+            "Open one of your projects from the home page.",
+        )  # fmt: skip
+    if facts is None:
+        raise Refused("no-project", f"there is no project {project} (closed, or never made)")
+    if not is_project(facts.properties):
+        raise Refused(
+            "not-a-project", f"group {project} is not set up as a project",
+            "An administrator must set its `plan` and `dataset` properties.",
+        )  # fmt: skip
+    if person is not None and person not in facts.members:
+        raise Refused(
+            "not-member", f"{person} is not a member of project {project}",
+            f"An administrator must add {person} to the project's group if they should be.",
+        )  # fmt: skip
+    try:
+        ends = expiry(facts.properties)
+    except ValueError as error:
+        raise Refused(
+            "invalid-project", f"project {project} has an unreadable end date",
+            f"An administrator must {error}.",
+        ) from None  # fmt: skip
+    if ends is not None and today > ends:
+        raise Refused(
+            "expired", f"project {project} ended on {ends}",
+            "An administrator must extend its `expires` property or close it.",
+        )  # fmt: skip
+
+
+def access_problem(
+    person: str | None, project: str, facts: ProjectFacts | None, today: date
+) -> Refused | None:
+    """The refusal `check_access` would raise, or None: for sweeps that look at many."""
+    try:
+        check_access(person, project, facts, today)
+    except Refused as refused:
+        return refused
+    return None
+
+
+def startable_project(
+    rules: ProjectRules, person: str | None, project: str, facts: ProjectFacts | None,
+    today: date,
+) -> Project:  # fmt: skip
+    """The project a server of `person` may start for today, checked whole; or Refused, in
+    the words a member reads (`Project 'x' cannot start: ...`)."""
+    try:
+        check_access(person, project, facts, today)
+    except Refused as refused:
+        why = f"Project '{project or '(none)'}' cannot start: {refused.message}."
+        raise Refused(refused.reason, why, refused.fix) from None
+    assert facts is not None  # check_access refuses a missing group
+    return rules.parse(project, facts.properties)
+
+
+def project_problem(
+    rules: ProjectRules, person: str | None, project: str, facts: ProjectFacts | None,
+    today: date,
+) -> str:  # fmt: skip
+    """Empty when `startable_project` would succeed, else the message a member would read."""
+    try:
+        startable_project(rules, person, project, facts, today)
+    except Refused as refused:
+        return str(refused)
+    return ""

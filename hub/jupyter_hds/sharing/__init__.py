@@ -1,0 +1,1 @@
+"""Sharing project servers between members of the same project: hub endpoints and revocation."""
