@@ -46,7 +46,11 @@ export class ReleaseForm extends Widget implements Dialog.IBodyWidget<IDraft> {
     const node = this.node;
     if (draft.error) {
       node.append(
-        element('p', { className: 'jp-hds-airlock-error', role: 'alert' }, draft.error)
+        element(
+          'p',
+          { className: 'jp-hds-airlock-error', role: 'alert', tabIndex: -1 },
+          draft.error
+        )
       );
     }
     node.append(element('p', {}, s.dialogIntro));
@@ -94,7 +98,6 @@ export class ReleaseForm extends Widget implements Dialog.IBodyWidget<IDraft> {
         'label',
         { className: 'jp-hds-airlock-share' },
         this._share,
-        ' ',
         s.shareLabel
       )
     );
@@ -133,8 +136,8 @@ export class ReleaseForm extends Widget implements Dialog.IBodyWidget<IDraft> {
       'fieldset',
       { className: 'jp-hds-airlock-notebooks' },
       element('legend', {}, s.notebooksLegend),
-      element('label', {}, strip, ' ', s.notebooksStrip),
-      element('label', {}, this._keepOutputs, ' ', s.notebooksKeep)
+      element('label', {}, strip, s.notebooksStrip),
+      element('label', {}, this._keepOutputs, s.notebooksKeep)
     );
   }
 
