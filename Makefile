@@ -62,6 +62,6 @@ bench: venv docker images ## benchmarks that print figures (spawn; audit and usa
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
-	rm -rf $(VENV) build node_modules .pytest_cache
+	rm -rf $(VENV) build node_modules .pytest_cache extensions/*/node_modules
 
 .PHONY: help venv docker images up test lint lock screenshots bench clean

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hds_airlock.app import AirlockApp
 from traitlets import TraitError
 from traitlets.config import Config
+
+from hds_airlock.app import AirlockApp
 
 
 def app(**settings) -> AirlockApp:
