@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
@@ -202,14 +203,18 @@ def row_break(segment: Segment, table: pa.Table, row: int) -> Break:
 
 def hashes(messages: pa.ChunkedArray) -> pa.Array:
     """The SHA-256 of each message, as lowercase hex text (hashlib's C code, one call each)."""
-    binary = pc.cast(messages, pa.binary()).combine_chunks()
-    offsets = np.frombuffer(binary.buffers()[1], np.int32, len(binary) + 1, binary.offset * 4)
-    data = memoryview(binary.buffers()[2] or b"")
-    bounds = offsets.tolist()
-    pieces = map(data.__getitem__, map(slice, bounds[:-1], bounds[1:]))
-    text = b"".join(map(_DIGEST, map(sha256, pieces))).hex().encode()
+    digests = b"".join(map(_digests, pc.cast(messages, pa.binary()).chunks))
+    text = pa.py_buffer(digests.hex().encode())
     ends = pa.py_buffer(np.arange(0, len(text) + 1, 64, dtype=np.int32))
-    return pa.Array.from_buffers(pa.string(), len(binary), [None, ends, pa.py_buffer(text)])
+    return pa.Array.from_buffers(pa.string(), len(messages), [None, ends, text])
+
+
+def _digests(chunk: pa.BinaryArray) -> bytes:
+    """The 32-byte digests of a chunk's values, end to end."""
+    offsets = np.frombuffer(chunk.buffers()[1], np.int32, len(chunk) + 1, chunk.offset * 4)
+    stream = io.BytesIO(chunk.buffers()[2] or b"")  # read() makes each value a bytes object
+    stream.seek(offsets[0])
+    return b"".join(map(_DIGEST, map(sha256, map(stream.read, np.diff(offsets).tolist()))))
 
 
 _DIGEST = type(sha256()).digest
