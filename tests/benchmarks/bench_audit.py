@@ -17,10 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from binascii import hexlify
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from hashlib import sha256
-from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -73,29 +74,47 @@ SERVER_SIDE = ("dataset", "download", "export")
 def generate(directory: Path, count: int, seed: int = 2025) -> None:
     """A chained record of `count` entries over one year: sealed Parquet plus an open segment.
 
-    Columns are built by Arrow; only the chain (each hash covers the one before) is a loop.
+    Columns and messages are built by Arrow, which lets go of Python's lock: the next segment
+    is built and the one before written while this one is chained, the one loop there is
+    (each hash covers the one before).
     """
     rng = np.random.default_rng(seed)
     (directory / "segments").mkdir(parents=True)
-    prev, seq = GENESIS, 0
     open_rows = min(count, count % SEGMENT or SEGMENT // 2)
     sealed = count - open_rows
     sizes = [SEGMENT] * (sealed // SEGMENT) + ([sealed % SEGMENT] if sealed % SEGMENT else [])
-    with ThreadPoolExecutor(1) as writing:  # Parquet encoding releases the GIL: overlap it
-        written = []
-        for number, size in enumerate([*sizes, open_rows]):
-            table, prev = chained(entries_table(rng, seq, size, count), prev)
-            if number < len(sizes):
-                path = segment_path(directory, seq + 1, "parquet")
-                written.append(writing.submit(write_table, path, table))
-            else:  # the last segment is still open: JSON lines, as the writer leaves it
+    sizes.append(open_rows)
+    prev, seq, writes = GENESIS, 0, deque[Future]()
+    with ThreadPoolExecutor(1) as building, ThreadPoolExecutor(1) as writing:
+        upcoming = building.submit(unchained, rng, seq, sizes[0], count)
+        for number, size in enumerate(sizes):
+            table, heads = upcoming.result()
+            last = number == len(sizes) - 1
+            if not last:
+                upcoming = building.submit(unchained, rng, seq + size, sizes[number + 1], count)
+            table, prev = chained(table, heads, prev)
+            if last:  # the last segment is still open: JSON lines, as the writer leaves it
                 lines = b"".join(map(to_line, table.to_pylist()))
                 segment_path(directory, seq + 1, "jsonl").write_bytes(lines)
+            else:
+                path = segment_path(directory, seq + 1, "parquet")
+                writes.append(writing.submit(write_table, path, table))
+            while len(writes) > (0 if last else 2):  # a few tables in memory at most
+                writes.popleft().result()
             seq += size
             print(f"\r  generated {seq:,} / {count:,}", end="", file=sys.stderr, flush=True)
-        for future in written:
-            future.result()
     print(file=sys.stderr)
+
+
+def unchained(
+    rng: np.random.Generator, seq: int, size: int, count: int
+) -> tuple[pa.Table, list[bytes]]:
+    """Entries seq+1 .. seq+size of a `count`-entry year without `hash`, and their messages
+    up to the `prev` that each one ends with."""
+    table = entries_table(rng, seq, size, count)
+    table = table.append_column("prev", pa.array([GENESIS] * size))  # a placeholder, cut off
+    heads = pc.binary_slice(pc.cast(message_array(table), pa.binary()), 0, -len(GENESIS))
+    return table, heads.to_numpy(zero_copy_only=False).tolist()
 
 
 def entries_table(rng: np.random.Generator, seq: int, size: int, count: int) -> pa.Table:
@@ -106,14 +125,16 @@ def entries_table(rng: np.random.Generator, seq: int, size: int, count: int) -> 
     start = np.datetime64("2025-01-01T00:00:00", "us")
     step = np.int64(365 * 86400 * 10**6 // count)
     offsets = np.arange(seq, seq + size, dtype=np.int64) * step
-    times = np.datetime_as_string(start + offsets.astype("timedelta64[us]"), unit="us")
+    moments = pa.array(start + offsets.astype("timedelta64[us]"))
     ids = np.frombuffer(rng.bytes(16 * size).hex().encode(), dtype="S32")
     kind = rng.choice(len(ACTIONS), size, p=weights / weights.sum())
     who = users.take(rng.integers(0, len(users), size))
     where = projects.take(rng.integers(0, len(projects), size))
     action = pa.array([a for a, _ in ACTIONS]).take(kind)
     outcome = pa.array([o for _, o in ACTIONS]).take(kind)
-    when = pc.binary_join_element_wise(pa.array(times), "Z", "")
+    when = pc.binary_join_element_wise(  # 2025-01-01 00:00:00.000000 to 2025-01-01T...Z
+        pc.replace_substring(pc.cast(moments, pa.string()), " ", "T", max_replacements=1), "Z", ""
+    )
     target = pc.binary_join_element_wise(who, where, "/")
     server_side = pc.starts_with(action, SERVER_SIDE[0])
     for prefix in SERVER_SIDE[1:]:
@@ -134,22 +155,16 @@ def entries_table(rng: np.random.Generator, seq: int, size: int, count: int) -> 
     return pa.table(columns)
 
 
-def chained(table: pa.Table, prev: str) -> tuple[pa.Table, str]:
+def chained(table: pa.Table, heads: list[bytes], prev: str) -> tuple[pa.Table, str]:
     """`table` with `prev` and `hash` filled in, chained after `prev`; and its last hash.
 
-    Every message ends with `|64:<prev>`: the rest is built by Arrow (with a placeholder
-    prev cut off), and a loop of hashlib calls (C) adds each prev and hashes.
+    Each message is its head and `prev`: a loop of hashlib calls (C) adds it and hashes.
     """
-    placeholder = table.append_column("prev", pa.array([GENESIS] * len(table)))
-    heads = pc.binary_slice(pc.cast(message_array(placeholder), pa.binary()), 0, -len(GENESIS))
-    links = list(
-        accumulate(
-            heads.to_numpy(zero_copy_only=False),
-            lambda before, head: sha256(head + before).hexdigest().encode(),
-            initial=prev.encode(),
-        )
-    )
-    full = placeholder.set_column(
+    digest = type(sha256()).digest
+    links = [prev.encode()]
+    for head in heads:
+        links.append(hexlify(digest(sha256(head + links[-1]))))
+    full = table.set_column(
         len(FIELDS) - 2, "prev", pa.array(links[:-1], pa.binary()).cast(pa.string())
     ).append_column("hash", pa.array(links[1:], pa.binary()).cast(pa.string()))
     assert full.schema.equals(PARQUET_SCHEMA), full.schema
