@@ -74,18 +74,24 @@ class RestoreRun:
         building.mkdir(mode=0o700, parents=True)
         try:
             manifest = self._build(backup, building)
-            if self.config_root is not None:
-                self._config(building / ".restore" / "config", manifest["config"])
-            shutil.rmtree(building / ".restore")
+            config = self._config_destinations(manifest["config"])
             self.report.update(backup=backup.id, snapshot=backup.state.short_id)
             events.record(
                 building / "audit", "backup.restored", "succeeded", self._details(manifest)
             )
+            saved = building / ".restore" / "config"
+            if config:  # kept outside the new state until that is in place
+                aside = self.target.parent / f".{self.target.name}.config-{backup.id}"
+                shutil.rmtree(aside, ignore_errors=True)
+                saved = Path(shutil.move(saved, aside))
+            shutil.rmtree(building / ".restore")
             self._place(building, inside)
         except BaseException:
             _unmount_under(building)
             shutil.rmtree(building, ignore_errors=True)
             raise
+        if config:
+            self._put_config(saved, config)
         self.report["seconds"] = round(time.monotonic() - began, 3)
         return self.report
 
@@ -180,26 +186,29 @@ class RestoreRun:
             values.setdefault("Deployment", {})["state_dir"] = str(self.target)
             path.write_text(json.dumps(values, indent=2, sort_keys=True))
 
-    def _config(self, saved: Path, paths: list[str]) -> None:
-        """Write the saved configuration `paths` under `config_root` (`/` puts it in place)."""
-        root = self.config_root
-        assert root is not None
-        placed = []
-        for path in paths:
-            relative = Path(path).relative_to("/")
-            destination = root / relative
+    def _config_destinations(self, paths: list[str]) -> dict[str, Path]:
+        """Where each saved configuration path goes under `config_root`, checked first."""
+        if self.config_root is None:
+            return {}
+        places = {path: self.config_root / Path(path).relative_to("/") for path in paths}
+        taken = [str(place) for place in places.values() if place.exists()]
+        if taken and not self.force:
+            raise RestoreRefused(
+                f"{', '.join(taken)} exist(s): add --force to move them aside to "
+                "<name>.before-restore-<time>, or restore elsewhere (--config-root "
+                "/root/restored-config) and compare"
+            )
+        return places
+
+    def _put_config(self, saved: Path, places: dict[str, Path]) -> None:
+        """Write the saved configuration where it was (under `config_root`)."""
+        for path, destination in places.items():
             if destination.exists():
-                if not self.force:
-                    raise RestoreRefused(
-                        f"{destination} exists: add --force to move it aside to "
-                        f"{destination}.before-restore-<time>, or restore it elsewhere "
-                        "(--config-root /tmp/restored) and compare"
-                    )
                 destination.rename(f"{destination}.before-restore-{stamp()}")
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(saved / relative, destination)
-            placed.append(str(destination))
-        self.report["config"] = placed
+            shutil.move(saved / Path(path).relative_to("/"), destination)
+        shutil.rmtree(saved)
+        self.report["config"] = [str(p) for p in places.values()]
 
     def _details(self, manifest: dict[str, Any]) -> dict[str, Any]:
         return {
