@@ -55,13 +55,18 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
 	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes)
+bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes; backup)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 	$(BIN)/python tests/benchmarks/bench_usage.py
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
+	$(BIN)/python tests/benchmarks/bench_backup.py
+
+install: ## install the hub under systemd: /opt/jupyter-hds, /etc/jupyter-hds, /var/lib/jupyter-hds (PREFIX, DESTDIR)
+	scripts/ensure-host.sh
+	hub/systemd/install.sh
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache extensions/*/node_modules
 
-.PHONY: help venv docker images up test lint lock screenshots bench clean
+.PHONY: help venv docker images up test lint lock screenshots bench install clean
