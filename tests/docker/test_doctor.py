@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from jupyter_hds.backup import cli as backup_cli
-from jupyter_hds.operations import doctor
+from jupyter_hds.operations import cli as doctor
 from jupyter_hds.projects import firewall
 from jupyter_hds.projects.networks import bridge_of
 from support.docker_engine import RUN_PREFIX

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from .. import settings
 from ..backup.catalogue import age
 
 
@@ -227,32 +226,3 @@ def _unchecked_fix(name: str) -> str:
         "engine": "systemctl start docker (scripts/ensure-docker.sh installs it)",
         "backup": "check c.Backup.repository and c.Backup.password_file (hds settings show)",
     }.get(name, "run hds doctor as root on the hub's host")
-
-
-def add_commands(commands) -> None:
-    """Add `doctor` to the `hds` command's subcommands."""
-    doctor = commands.add_parser(
-        "doctor", help="check the service's health and say what to do (as root on the host)"
-    )
-    doctor.add_argument("--json", action="store_true")
-    doctor.set_defaults(func=cmd_doctor)
-
-
-def cmd_doctor(args) -> int:
-    import json
-
-    from ..deployment import Deployment
-    from .probes import HostProbe
-
-    config = settings.load(Deployment(state_dir=args.state_dir).settings_file)
-    config.Deployment.state_dir = args.state_dir
-    probe = HostProbe(config)
-    findings = examine(probe, probe.thresholds())
-    if args.json:
-        print(json.dumps([f.__dict__ for f in findings], indent=2))
-    else:
-        print("\n".join(f.line() for f in findings))
-    problems = sum(not f.ok for f in findings)
-    if not args.json:
-        print(f"\n{problems} problem(s)" if problems else "\nall checks passed")
-    return 1 if problems else 0
