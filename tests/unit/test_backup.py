@@ -231,3 +231,17 @@ def test_the_command_records_each_backup_in_the_audit_inbox(state, capsys):
     assert "no backup password at /nonexistent" in capsys.readouterr().err
     failed = inbox_events(state.deployment.audit)[-1]
     assert (failed["action"], failed["outcome"]) == ("backup.created", "failed")
+
+
+def test_a_wrong_password_is_named_and_never_taken_for_a_missing_repository(state, tmp_path):
+    Restic(state.backup).init()
+    (tmp_path / "other-password").write_text("not the one\n")
+    state.config.Backup.password_file = str(tmp_path / "other-password")
+    with pytest.raises(BackupError, match="cannot be opened: .*wrong password"):
+        BackupRun(state.deployment, state.backup).run()
+    with pytest.raises(
+        BackupError, match="no state folder at /nonexistent: name it with --state-dir"
+    ):
+        state.config.Deployment.state_dir = "/nonexistent"
+        BackupRun(state.deployment, state.backup).run()
+    assert not os.path.exists("/nonexistent")

@@ -106,8 +106,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     try:
         manifest = run.run()
     except BaseException as error:
-        details = {"backup": run.id or None, "reason": f"{type(error).__name__}: {error}"[:500]}
-        events.record(deployment.audit, "backup.created", "failed", details)
+        if deployment.state.is_dir():  # never make a state folder to record a typo in
+            reason = f"{type(error).__name__}: {error}"[:500]
+            details = {"backup": run.id or None, "reason": reason}
+            events.record(deployment.audit, "backup.created", "failed", details)
         raise
     live = [v["project"] for v in manifest["volumes"] if v["state"] == "live"]
     events.record(
@@ -130,6 +132,10 @@ def cmd_create(args: argparse.Namespace) -> int:
         + (f", LIVE (copied in use): {', '.join(live)}" if live else "")
         + (f"; forgot {', '.join(manifest['forgotten'])}" if manifest.get("forgotten") else "")
     )
+    if manifest.get("retention_error"):
+        print(
+            f"hds backup: old backups not forgotten: {manifest['retention_error']}", file=sys.stderr
+        )
     return 0
 
 

@@ -99,6 +99,10 @@ class BackupRun:
     def run(self) -> dict[str, Any]:
         """Write one complete backup; its manifest (with `parts`, `size` and timings)."""
         started = datetime.now(UTC)
+        if not self.deployment.state.is_dir():
+            raise BackupError(
+                f"no state folder at {self.deployment.state}: name it with --state-dir"
+            )
         with exclusive(self.work):
             unmount_leftovers(self.work / "volumes")
             if not self.restic.exists():
@@ -125,8 +129,6 @@ class BackupRun:
 
     def _write(self, started: datetime, previous: BackupSet | None) -> None:
         state = self.deployment.state
-        if not state.is_dir():
-            raise BackupError(f"no state folder at {state}: name it with --state-dir")
         self.manifest = {
             "format": FORMAT,
             "backup": self.id,
@@ -247,10 +249,16 @@ class BackupRun:
             self.log(f"could not forget the snapshots of the failed backup {self.id}: {error}")
 
     def _apply_retention(self) -> None:
-        backups = catalogue(self.restic.snapshots())
+        """Forget the backups the policy drops; a failure here leaves the new backup whole."""
         keep = self.settings
-        dropped = to_forget(backups, keep.keep_last, keep.keep_daily, keep.keep_monthly)
-        self._forget(dropped, prune=True)
+        try:
+            backups = catalogue(self.restic.snapshots())
+            dropped = to_forget(backups, keep.keep_last, keep.keep_daily, keep.keep_monthly)
+            self._forget(dropped, prune=True)
+        except BackupError as error:
+            self.log(f"retention not applied: {error}")
+            self.manifest["retention_error"] = str(error)
+            return
         self.manifest["forgotten"] = [b.id for b in dropped]
 
 

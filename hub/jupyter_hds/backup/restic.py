@@ -97,13 +97,21 @@ class Restic:
     # -- the repository -------------------------------------------------------------------
 
     def exists(self) -> bool:
+        """Whether the repository is there; an error when it is but cannot be opened."""
         done = subprocess.run(
             [self.executable, "cat", "config"],
             env=self.environment(),
             capture_output=True,
             text=True,
         )
-        return done.returncode == 0
+        if done.returncode == 0:
+            return True
+        if "Is there a repository at the following location?" in done.stderr:
+            return False
+        raise BackupError(
+            f"the repository {self.settings.repository} cannot be opened: "
+            + " / ".join(done.stderr.strip().splitlines()[-2:])
+        )
 
     def init(self) -> None:
         self.run("init")
