@@ -14,6 +14,10 @@ command -v iptables >/dev/null || missing+=(iptables)
 command -v restic >/dev/null || missing+=(restic)
 command -v fsfreeze >/dev/null || missing+=(util-linux)
 command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+# The install runs under systemd; its tests read the units with systemd-analyze and make a
+# TLS certificate with openssl.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v openssl >/dev/null || missing+=(openssl)
 # The browser test tier drives Debian's chromium (browsers cannot be downloaded here).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -72,6 +72,7 @@ class RestoreRun:
         )
         shutil.rmtree(building, ignore_errors=True)  # a failed restore's leftover: ours by name
         building.mkdir(mode=0o700, parents=True)
+        aside = self.target.parent / f".{self.target.name}.config-{backup.id}"
         try:
             manifest = self._build(backup, building)
             config = self._config_destinations(manifest["config"])
@@ -81,7 +82,6 @@ class RestoreRun:
             )
             saved = building / ".restore" / "config"
             if config:  # kept outside the new state until that is in place
-                aside = self.target.parent / f".{self.target.name}.config-{backup.id}"
                 shutil.rmtree(aside, ignore_errors=True)
                 saved = Path(shutil.move(saved, aside))
             shutil.rmtree(building / ".restore")
@@ -89,6 +89,7 @@ class RestoreRun:
         except BaseException:
             _unmount_under(building)
             shutil.rmtree(building, ignore_errors=True)
+            shutil.rmtree(aside, ignore_errors=True)
             raise
         if config:
             self._put_config(saved, config)
