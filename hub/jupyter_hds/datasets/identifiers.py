@@ -15,8 +15,8 @@ DETECTORS = ("nir", "email", "phone", "postcode")
 # with 2A read as 19 and 2B as 18 (the rule of python-stdnum's stdnum/fr/nir.py).
 NIR_SHAPE = "[1-478][0-9]{4}([0-9]{2}|2[AB])[0-9]{8}"
 # French numbers: 0 then 9 digits, or +33 / 0033 (and the overseas +262, +590, +594, +596),
-# optionally (0), then the 9 digits; spaces, dots, dashes and slashes between digits.
-PHONE_SHAPE = r"(0|(\+|00)(33|262|590|594|596)(\(0\))?)[1-9][0-9]{8}"
+# optionally (0) or 0, then the 9 digits; spaces, dots, dashes and slashes between digits.
+PHONE_SHAPE = r"(0|(\+|00)(33|262|590|594|596)(\(0\)|0)?)[1-9][0-9]{8}"
 EMAIL_INSIDE = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 
 MACROS = [

@@ -224,8 +224,13 @@ def _digests(paths: list[Path], stop: threading.Event) -> dict[Path, dict[str, A
     return found
 
 
-def audited_import(importer: Importer, request: ImportRequest, inbox) -> ImportResult:
-    """`importer.run(request)`, its outcome put in the audit inbox (`audit.inbox.Inbox`)."""
+def audited_import(
+    importer: Importer, request: ImportRequest, inbox, source: str = "datasets"
+) -> ImportResult:
+    """`importer.run(request)`, its outcome put in the audit inbox (`audit.inbox.Inbox`).
+
+    `source` names the inbox file: the command's default, "hub" from a hub handler.
+    """
     common = {
         "dataset": request.name,
         "inputs": [Path(p).name for p in request.inputs],
@@ -235,11 +240,11 @@ def audited_import(importer: Importer, request: ImportRequest, inbox) -> ImportR
     try:
         result = importer.run(request)
     except ImportRefused as refused:
-        inbox.put([_event(request, "refused", {**common, "reason": str(refused)})])
+        inbox.put([_event(request, "refused", {**common, "reason": str(refused)})], source)
         raise
     except Exception as error:
         reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-        inbox.put([_event(request, "failed", {**common, "reason": reason})])
+        inbox.put([_event(request, "failed", {**common, "reason": reason})], source)
         raise
     manifest = result.manifest
     details = {
@@ -250,7 +255,8 @@ def audited_import(importer: Importer, request: ImportRequest, inbox) -> ImportR
         "forced": manifest["forced"],
         "rows": {name: table["rows"] for name, table in manifest["tables"].items()},
     }
-    inbox.put([_event(request, "succeeded", details, target=f"{result.name}@{result.version}")])
+    target = f"{result.name}@{result.version}"
+    inbox.put([_event(request, "succeeded", details, target=target)], source)
     return result
 
 
