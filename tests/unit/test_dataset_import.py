@@ -233,6 +233,8 @@ def test_a_person_has_one_pseudonym_across_tables_and_another_in_another_project
 
 
 def test_dates_shift_by_one_offset_per_person_in_every_table_and_every_reimport(state, raw):
+    # patients has one row per person (offsets computed in the row), stays 2.5 rows per person
+    # (offsets computed once per person and joined): both ways must give the same offsets.
     first, second = state.run(raw), state.run(raw)
     secret = state.keys.load("alpha")
     pseudonyms = {python_pseudonym(secret, r[0]): r for r in patient_rows()}

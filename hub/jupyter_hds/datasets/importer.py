@@ -30,6 +30,9 @@ from .spec import Spec, parse_spec
 from .store import Build, DatasetStore
 
 MANIFEST_FORMAT = "jupyter-hds dataset manifest 1"
+# An identifier with at most this share of distinct values among the first SAMPLE rows is
+# hashed once per value and joined; above it (about one row per value), hashed in the row.
+JOIN_BELOW, SAMPLE = 0.5, 100_000
 
 
 @dataclass(frozen=True)
@@ -132,13 +135,13 @@ class Importer:
             types = {s.table.name: open_source(con, s) for s in sources}
             for source in sources:
                 _not_empty(con, source)
-            selects = {s.table.name: _select(s, types[s.table.name]) for s in sources}
+            plans = {s.table.name: _select(con, s, types[s.table.name], spec) for s in sources}
             tables, outputs = {}, {}
             for source in sources:
                 name = source.table.name
                 outputs[name] = build.path / f"{name}.parquet"
                 with explained(con, source):
-                    rows = _copy(con, source, spec, selects[name], outputs[name])
+                    rows = _copy(con, source, spec, plans[name], outputs[name])
                 tables[name] = {
                     "file": outputs[name].name,
                     "rows": rows,
@@ -169,30 +172,47 @@ def _not_empty(con: duckdb.DuckDBPyConnection, source: Source) -> None:
         raise ImportRefused(f"{source.path.name} has no rows")
 
 
-def _select(source: Source, types: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """The select list and the id-table aliases of `source`; refuses rules that do not fit."""
-    joins = {name: f"i{index}" for index, name in enumerate(rules.hashed(source.table))}
-    return rules.select_list(source.table, types, joins), joins
+def _select(con, source: Source, types: dict[str, str], spec: Spec) -> Plan:
+    """How `source` is transformed; refuses rules that do not fit its columns' types."""
+    joins = {}
+    for name in rules.hashed(source.table):
+        with explained(con, source):
+            share = con.execute(rules.distinct_share_sql(source.view, name, SAMPLE)).fetchone()[0]
+        if share is None or share <= JOIN_BELOW:
+            joins[name] = f"i{len(joins)}"
+    hashes = {
+        name: rules.hash_sql(name, joins.get(name), spec.max_days)
+        for name in rules.hashed(source.table)
+    }
+    return Plan(rules.select_list(source.table, types, hashes), joins)
 
 
-def _copy(con, source: Source, spec: Spec, select, target: Path) -> int:
+@dataclass(frozen=True)
+class Plan:
+    """A table's output columns as SQL, and its identifiers hashed once per distinct value."""
+
+    columns: list[str]
+    joins: dict[str, str]
+
+
+def _copy(con, source: Source, spec: Spec, plan: Plan, target: Path) -> int:
     """Stream `source` through its rules into `target` (Parquet); the rows written."""
-    columns, joins = select
     join_sql = ""
-    for name, (pseudonym, shift) in rules.hashed(source.table).items():
-        alias = joins[name]
+    hashed = rules.hashed(source.table)
+    for name, alias in plan.joins.items():
+        pseudonym, shift = hashed[name]
         ids = rules.ids_table_sql(source.view, name, pseudonym, shift, spec.max_days)
         con.execute(f"CREATE OR REPLACE TEMP TABLE hds_ids_{alias} AS {ids}")
         join_sql += (
             f" LEFT JOIN hds_ids_{alias} {alias} "
             f"ON CAST(s.{rules.ident(name)} AS VARCHAR) = {alias}.raw"
         )
-    query = f"SELECT {', '.join(columns)} FROM {source.view} s{join_sql}"  # noqa: S608 (quoted)
+    query = f"SELECT {', '.join(plan.columns)} FROM {source.view} s{join_sql}"  # noqa: S608 (quoted)
     try:
         copy = f"COPY ({query}) TO {rules.literal(str(target))} (FORMAT parquet)"
         return con.execute(copy).fetchone()[0]
     finally:
-        for alias in joins.values():
+        for alias in plan.joins.values():
             con.execute(f"DROP TABLE IF EXISTS hds_ids_{alias}")
 
 

@@ -4,8 +4,9 @@ DuckDB has `sha256` but no HMAC (the community `crypto` extension is a download)
 is written out as RFC 2104: `sha256(opad || unhex(sha256(ipad || value)))`, the pads made
 here from the key and handed to DuckDB as session variables, never as SQL text.
 
-Pseudonyms and date offsets are computed once per distinct identifier (a temporary table of
-that table's identifiers), then joined: HMAC is the costly part, and a person has many rows.
+HMAC is the costly part. For an identifier with many rows each (a person's), pseudonyms and
+date offsets are computed once per distinct value (a temporary table) and joined; for one
+that is nearly unique per row (a stay's number), in the row, which needs no table.
 """
 
 from __future__ import annotations
@@ -153,25 +154,43 @@ def ids_table_sql(
     return f"SELECT {', '.join(outputs)} FROM ({inner})"  # noqa: S608 (quoted)
 
 
-def select_list(table: Table, types: dict[str, str], joins: dict[str, str]) -> list[str]:
-    """The output columns of `table` as SQL over `s` (its source) and the ids tables joined."""
+def hash_sql(column: str, alias: str | None, max_days: int | None) -> tuple[str, str]:
+    """SQL of the pseudonym and the date offset of `column`'s value in each row: read from
+    the ids table joined as `alias`, or (no alias) computed in the row."""
+    if alias:
+        return f"{alias}.pseudonym", f"{alias}.shift"
+    value = f"CAST(s.{ident(column)} AS VARCHAR)"
+    return f"hds_pseudonym({value})", f"hds_shift({value}, {int(max_days or 0)})"
+
+
+def distinct_share_sql(view: str, column: str, sample: int) -> str:
+    """Distinct values per value among the first `sample` rows: near 1 for a row's own number,
+    low for a person's identifier (many rows each)."""
+    first = f"SELECT CAST({ident(column)} AS VARCHAR) AS v FROM {view} LIMIT {int(sample)}"  # noqa: S608 (quoted)
+    return f"SELECT count(DISTINCT v) / nullif(count(v), 0) FROM ({first})"  # noqa: S608
+
+
+def select_list(
+    table: Table, types: dict[str, str], hashes: dict[str, tuple[str, str]]
+) -> list[str]:
+    """The output columns of `table` as SQL over `s` (its source); `hashes` from hash_sql."""
     return [
-        f"{expression(column, types[column.name], joins)} AS {ident(column.output)}"
+        f"{expression(column, types[column.name], hashes)} AS {ident(column.output)}"
         for column in table.outputs
     ]
 
 
-def expression(column: Column, kind: str, joins: dict[str, str]) -> str:
+def expression(column: Column, kind: str, hashes: dict[str, tuple[str, str]]) -> str:
     """One column's rule as SQL; ImportRefused when the column's type does not suit it."""
     value = f"s.{ident(column.name)}"
     base = kind.split("(")[0].upper()
     if column.rule == "keep":
         return f"CAST({value} AS {column.type.upper()})" if column.type else value
     if column.rule == "pseudonym":
-        return f"{joins[column.name]}.pseudonym"
+        return hashes[column.name][0]
     if column.rule == "date_shift":
         date = _as_date(column, value, base)
-        offset = f"{joins[column.person]}.shift"
+        offset = hashes[column.person][1]
         return f"({date} + {offset})" if _is_date(column, base) else f"({date} + to_days({offset}))"
     if column.to == "month":
         return f"strftime({_as_date(column, value, base)}, '%Y-%m')"
