@@ -43,7 +43,7 @@ def identifier_findings(
         counts.append(f"count({ident(column.output)})")
         counts.extend(f"count_if(hds_is_{kind}({text}))" for kind in DETECTORS)
     source = f"read_parquet({literal(str(parquet))})"
-    row = con.execute(f"SELECT {', '.join(counts)} FROM {source}").fetchone()  # noqa: S608
+    row = con.execute(f"SELECT {', '.join(counts)} FROM {source}").fetchone() or ()  # noqa: S608
     findings = []
     for index, column in enumerate(scanned):
         values, *found = row[index * 5 : index * 5 + 5]
@@ -71,7 +71,7 @@ def k_anonymity(
     smallest, under, count = con.execute(
         f"SELECT min(n), coalesce(sum(n) FILTER (WHERE n < {int(k)}), 0), count(*) "  # noqa: S608
         f"FROM ({groups})"
-    ).fetchone()
+    ).fetchone() or (0, 0, 0)
     return {
         "quasi_identifiers": columns,
         "groups": count,

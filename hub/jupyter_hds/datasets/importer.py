@@ -174,7 +174,7 @@ def _not_empty(con: duckdb.DuckDBPyConnection, source: Source) -> None:
 
 def _select(con, source: Source, types: dict[str, str], spec: Spec) -> Plan:
     """How `source` is transformed; refuses rules that do not fit its columns' types."""
-    joins = {}
+    joins: dict[str, str] = {}
     for name in rules.hashed(source.table):
         with explained(con, source):
             share = con.execute(rules.distinct_share_sql(source.view, name, SAMPLE)).fetchone()[0]
@@ -232,7 +232,7 @@ def _digest(path: Path) -> dict[str, Any]:
 
 def _digests(paths: list[Path], stop: threading.Event) -> dict[Path, dict[str, Any]]:
     """sha256 and size of the input files, computed while DuckDB works."""
-    found = {}
+    found: dict[Path, dict[str, Any]] = {}
     for path in paths:
         digest = hashlib.sha256()
         with path.open("rb") as stream:

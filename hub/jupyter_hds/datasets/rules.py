@@ -101,7 +101,8 @@ def set_key(con: duckdb.DuckDBPyConnection, name: str, key: bytes) -> None:
 
 
 def shape(con: duckdb.DuckDBPyConnection, value: str) -> str:
-    return con.execute("SELECT hds_shape(?)", [value]).fetchone()[0]
+    (shaped,) = con.execute("SELECT hds_shape(?)", [value]).fetchone() or ("",)
+    return shaped
 
 
 def read_types(table: Table) -> dict[str, str]:
@@ -190,7 +191,7 @@ def expression(column: Column, kind: str, hashes: dict[str, tuple[str, str]]) ->
         return hashes[column.name][0]
     if column.rule == "date_shift":
         date = _as_date(column, value, base)
-        offset = hashes[column.person][1]
+        offset = hashes[str(column.person)][1]
         return f"({date} + {offset})" if _is_date(column, base) else f"({date} + to_days({offset}))"
     if column.to == "month":
         return f"strftime({_as_date(column, value, base)}, '%Y-%m')"

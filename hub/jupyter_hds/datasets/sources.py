@@ -9,8 +9,10 @@ read again here, in Python, to say which line is wrong: never with the line's va
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,19 +153,13 @@ def _delimiter_hint(source: Source, columns: dict[str, str]) -> str:
     return ""
 
 
-class explained:  # noqa: N801 (used as a `with` block)
+@contextlib.contextmanager
+def explained(con: duckdb.DuckDBPyConnection, source: Source) -> Iterator[None]:
     """Turn DuckDB's errors while reading `source` into one line that carries no value."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: Source):
-        self.con, self.source = con, source
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, trace) -> bool:
-        if error is None or not isinstance(error, duckdb.Error):
-            return False
-        raise ImportRefused(explain(self.con, self.source, error)) from None
+    try:
+        yield
+    except duckdb.Error as error:
+        raise ImportRefused(explain(con, source, error)) from None
 
 
 OUR_ERROR = re.compile(r"Invalid Input Error: hds: (.*)", re.S)

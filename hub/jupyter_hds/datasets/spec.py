@@ -44,12 +44,12 @@ TABLE_KEYS = ("file", "delimiter", "encoding", "columns")
 
 @dataclass(frozen=True)
 class Column:
-    """One input column and what becomes of it; `output` is None when it is dropped."""
+    """One input column and what becomes of it: `output` names it in the table written."""
 
     table: str
     name: str
     rule: str
-    output: str | None
+    output: str
     person: str | None = None
     to: str | None = None
     width: int | None = None
@@ -76,7 +76,7 @@ class Table:
 
     @property
     def outputs(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if c.output is not None)
+        return tuple(c for c in self.columns if c.rule != "drop")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _column(table: str, name: str, raw: Any) -> Column:
         raise refuse(
             f"{label}: option {extra[0]!r} does not apply to {rule}; its options: {accepted}"
         )
-    output = None if rule == "drop" else _text(options, "as", label, default=name)
+    output = _text(options, "as", label, default=name) or name
     column = Column(
         table=table,
         name=name,
@@ -218,7 +218,7 @@ def _check_outputs(table: str, columns: tuple[Column, ...]) -> None:
                 f"{column.label}: person {column.person!r} is not a column of "
                 f"[tables.{table}.columns]"
             )
-        if column.output is None:
+        if column.rule == "drop":
             continue
         folded = column.output.lower()  # DuckDB and Parquet readers fold case
         if folded in seen:
