@@ -58,8 +58,9 @@ MACROS = [
             || 'Corsica''s postcodes (20000-20190 is 2A, 20200-20620 is 2B)')
         WHEN pc LIKE '980%' THEN error('hds: ' || label || ': 980xx is Monaco, a foreign '
             || 'country, not a French département')
-        WHEN regexp_full_match(pc, '97[1-6][0-9]{2}|98[4678][0-9]{2}') THEN substr(pc, 1, 3)
-        WHEN regexp_full_match(pc, '(0[1-9]|[1-8][0-9]|9[0-5])[0-9]{3}') THEN substr(pc, 1, 2)
+        WHEN substr(pc, 1, 3) IN ('971', '972', '973', '974', '975', '976', '984', '986', '987',
+            '988') THEN substr(pc, 1, 3)
+        WHEN substr(pc, 1, 2) BETWEEN '01' AND '95' THEN substr(pc, 1, 2)
         ELSE error('hds: ' || label || ': a value starting with ' || substr(pc, 1, 3)
             || ' is not the postcode of a French département')
         END""",
