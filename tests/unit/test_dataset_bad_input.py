@@ -147,6 +147,18 @@ def test_a_latin_1_file_says_which_encoding_to_set_and_then_imports(root, tmp_pa
     assert run(root, [people(tmp_path, text)], spec=spec).version == 1
 
 
+def test_a_utf_16_file_says_so_and_then_imports(root, tmp_path):
+    text = GOOD_ROWS.encode("utf-16")
+    assert (
+        refused(root, [people(tmp_path, text)])
+        == 'people.csv is UTF-16 text: set encoding = "utf-16" in [tables.people]'
+    )
+    spec = SPEC.replace(
+        "[tables.people.columns]", '[tables.people]\nencoding = "utf-16"\n[tables.people.columns]'
+    )
+    assert run(root, [people(tmp_path, text)], spec=spec).version == 1
+
+
 def test_a_parquet_file_that_is_not_parquet(root, tmp_path):
     message = refused(root, [people(tmp_path, b"PAR1 not really", name="people.parquet")])
     assert message.startswith("people.parquet: DuckDB cannot read it as Parquet (")

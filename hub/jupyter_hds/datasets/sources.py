@@ -205,6 +205,9 @@ def diagnose_csv(source: Source) -> str | None:
     table = source.table
     encoding = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}[table.encoding]
     if table.encoding == "utf-8":
+        with source.path.open("rb") as stream:
+            if stream.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+                return f'is UTF-16 text: set encoding = "utf-16" in [tables.{table.name}]'
         bad = _undecodable_line(source.path)
         if bad:
             return (
