@@ -30,9 +30,9 @@ from .spec import Spec, parse_spec
 from .store import Build, DatasetStore
 
 MANIFEST_FORMAT = "jupyter-hds dataset manifest 1"
-# An identifier with at most this share of distinct values among the first SAMPLE rows is
-# hashed once per value and joined; above it (about one row per value), hashed in the row.
-JOIN_BELOW, SAMPLE = 0.5, 100_000
+# An identifier whose first SAMPLE values are all different (a stay's number) is hashed in
+# the row; one that repeats there (a person's, even in random order) once per value, joined.
+SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,8 @@ def _select(con, source: Source, types: dict[str, str], spec: Spec) -> Plan:
     joins: dict[str, str] = {}
     for name in rules.hashed(source.table):
         with explained(con, source):
-            share = con.execute(rules.distinct_share_sql(source.view, name, SAMPLE)).fetchone()[0]
-        if share is None or share <= JOIN_BELOW:
+            repeats = con.execute(rules.repeats_sql(source.view, name, SAMPLE)).fetchone()
+        if repeats and repeats[0]:
             joins[name] = f"i{len(joins)}"
     hashes = {
         name: rules.hash_sql(name, joins.get(name), spec.max_days)

@@ -4,9 +4,9 @@ DuckDB has `sha256` but no HMAC (the community `crypto` extension is a download)
 is written out as RFC 2104: `sha256(opad || unhex(sha256(ipad || value)))`, the pads made
 here from the key and handed to DuckDB as session variables, never as SQL text.
 
-HMAC is the costly part. For an identifier with many rows each (a person's), pseudonyms and
-date offsets are computed once per distinct value (a temporary table) and joined; for one
-that is nearly unique per row (a stay's number), in the row, which needs no table.
+HMAC is the costly part. For an identifier with several rows each (a person's), pseudonyms
+and date offsets are computed once per distinct value (a temporary table) and joined; for
+one unique to its row (a stay's number), in the row, which needs no table.
 """
 
 from __future__ import annotations
@@ -165,11 +165,10 @@ def hash_sql(column: str, alias: str | None, max_days: int | None) -> tuple[str,
     return f"hds_pseudonym({value})", f"hds_shift({value}, {int(max_days or 0)})"
 
 
-def distinct_share_sql(view: str, column: str, sample: int) -> str:
-    """Distinct values per value among the first `sample` rows: near 1 for a row's own number,
-    low for a person's identifier (many rows each)."""
+def repeats_sql(view: str, column: str, sample: int) -> str:
+    """Whether a value of `column` repeats among the first `sample` rows."""
     first = f"SELECT CAST({ident(column)} AS VARCHAR) AS v FROM {view} LIMIT {int(sample)}"  # noqa: S608 (quoted)
-    return f"SELECT count(DISTINCT v) / nullif(count(v), 0) FROM ({first})"  # noqa: S608
+    return f"SELECT count(DISTINCT v) < count(v) FROM ({first})"  # noqa: S608
 
 
 def select_list(
