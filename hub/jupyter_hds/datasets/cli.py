@@ -11,7 +11,7 @@ from pathlib import Path
 from ..audit.inbox import Inbox
 from ..deployment import Deployment
 from ..hub_api import HubAPI
-from ..projects import is_project
+from ..policy.projects import is_project
 from .importer import Importer, ImportRequest, audited_import
 from .store import DatasetStore
 
