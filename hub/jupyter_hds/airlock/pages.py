@@ -52,6 +52,9 @@ class AirlockPageMixin(AirlockMixin):
         self.set_header("Referrer-Policy", "no-referrer")
         self.set_header("Cache-Control", "no-store")
 
+    def get_content_type(self):
+        return "text/html; charset=UTF-8"
+
     def may_see(self, record: dict[str, Any]) -> bool:
         """The requester, and the project's members when the release was shared with them."""
         name = self.current_user.name
