@@ -203,7 +203,8 @@ def _numeric(con, column: str, value: str, rules: DisclosureRules, flags: list[F
         f"AND {value} = floor({value}) GROUP BY v ORDER BY v",
         [rules.threshold],
     ).fetchall()
-    stats = {"numeric": True, "min": low, "max": high, "min_nonzero": low_nonzero,
+    stats = {"numeric": True, "min": _number(low), "max": _number(high),
+             "min_nonzero": _number(low_nonzero),
              "small_counts": [[_number(v), n] for v, n in small]}  # fmt: skip
     if small:
         values = ", ".join(str(_number(v)) for v, _ in small)
@@ -223,7 +224,9 @@ def _numeric(con, column: str, value: str, rules: DisclosureRules, flags: list[F
     return stats
 
 
-def _number(value: float) -> int | float:
+def _number(value: float | None) -> int | float | None:
+    if value is None or value != value or value in (float("inf"), float("-inf")):
+        return value
     return int(value) if value == int(value) else value
 
 
