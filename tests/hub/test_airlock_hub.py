@@ -172,8 +172,9 @@ async def test_what_the_token_does_not_prove_is_refused(hub, recorded):
     elsewhere = await listed(hub, token, "air-c")
     assert elsewhere.status_code == 403
     refused = [e for e in recorded if e.outcome == "refused"]
-    assert [e.details["reason"] for e in refused] == [
-        "wrong-project", "dataset", "symlink", "missing", "empty"]  # fmt: skip
+    assert [(e.actor, e.details["reason"]) for e in refused] == [
+        ("anonymous", "token"), ("bob", "token"), ("bob", "wrong-project"), ("bob", "dataset"),
+        ("bob", "symlink"), ("bob", "missing"), ("bob", "empty")]  # fmt: skip
     hub.db.query(orm.Group).filter_by(name="air-b").one().users = []
     hub.db.commit()
     gone = await ask(hub, token, good)

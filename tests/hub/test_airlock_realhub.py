@@ -106,7 +106,7 @@ def test_checkers_review_with_the_cli_and_the_record_keeps_every_vote(
     assert changes["details"]["comment"] == "The 3 in row 2 is under 11."
     assert changes["details"]["files"] == [
         {"path": "work/t.csv", "size": len(TABLE), "sha256": hashlib.sha256(TABLE).hexdigest()}]  # fmt: skip
-    found = wait_for(hub, count=3, action="airlock")
+    found = wait_for(hub, count=4, action="airlock")
     assert [(e["action"], e["actor"], e["outcome"]) for e in found] == [
         ("airlock.changes-requested", "carl", "succeeded"),
         ("airlock.approved", "carl", "refused"),

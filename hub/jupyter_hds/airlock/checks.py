@@ -144,6 +144,13 @@ def load_table(con: duckdb.DuckDBPyConnection, path: Path, name: str, table: str
         raise ValueError(str(error).splitlines()[0]) from None
 
 
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple:
+    """The single row `sql` answers (an aggregate)."""
+    row = con.execute(sql, params or []).fetchone()
+    assert row is not None, sql
+    return row
+
+
 def literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -172,7 +179,7 @@ def check_table(path: Path, name: str, context: Context) -> FileCheck:
             result.flags.append(Flag("unreadable", f"Not readable as a table: {error}"))
             result.careful_read = True
             return result
-        (rows,) = con.execute("SELECT count(*) FROM t").fetchone()
+        (rows,) = one(con, "SELECT count(*) FROM t")
         result.summary.update(rows=rows, columns=[])
         for column, type_ in columns_of(con):
             summary = _column(con, column, type_, context, result.flags)
@@ -185,7 +192,7 @@ def check_table(path: Path, name: str, context: Context) -> FileCheck:
 
 def _column(con, column: str, type_: str, context: Context, flags: list[Flag]) -> dict[str, Any]:
     q, value = quote(column), numeric_expression(column, type_)
-    non_null, numbers = con.execute(f"SELECT count({q}), count({value}) FROM t").fetchone()  # noqa: S608
+    non_null, numbers = one(con, f"SELECT count({q}), count({value}) FROM t")  # noqa: S608
     summary: dict[str, Any] = {"name": column, "type": type_, "values": non_null}
     if non_null and numbers >= NUMERIC_SHARE * non_null and type_ != "BOOLEAN":
         summary.update(_numeric(con, column, value, context.rules, flags))
@@ -195,9 +202,10 @@ def _column(con, column: str, type_: str, context: Context, flags: list[Flag]) -
 
 
 def _numeric(con, column: str, value: str, rules: DisclosureRules, flags: list[Flag]):
-    low, high, low_nonzero = con.execute(
-        f"SELECT min({value}), max({value}), min({value}) FILTER (WHERE {value} > 0) FROM t"  # noqa: S608
-    ).fetchone()
+    low, high, low_nonzero = one(
+        con,
+        f"SELECT min({value}), max({value}), min({value}) FILTER (WHERE {value} > 0) FROM t",  # noqa: S608
+    )
     small = con.execute(
         f"SELECT {value} AS v, count(*) FROM t WHERE {value} > 0 AND {value} <= ? "  # noqa: S608
         f"AND {value} = floor({value}) GROUP BY v ORDER BY v",
@@ -212,11 +220,12 @@ def _numeric(con, column: str, value: str, rules: DisclosureRules, flags: list[F
         flags.append(Flag("small-count", f"{column}: {cells} cell(s) with a count from 1 to "
                           f"{rules.threshold} ({values})", column))  # fmt: skip
     if rules.rounding:
-        (unrounded,) = con.execute(
+        (unrounded,) = one(
+            con,
             f"SELECT count(*) FROM t WHERE {value} = floor({value}) AND {value} <> 0 "  # noqa: S608
             f"AND {value} % ? <> 0",
             [rules.rounding],
-        ).fetchone()
+        )
         stats["not_rounded"] = unrounded
         if unrounded:
             flags.append(Flag("not-rounded", f"{column}: {unrounded} whole number(s) not "
@@ -275,12 +284,13 @@ def _dataset_values(con, context: Context, flags: list[Flag]) -> None:
         q = quote(column)
         for source in context.dataset:
             try:
-                (found,) = con.execute(
+                (found,) = one(
+                    con,
                     f"SELECT count(DISTINCT CAST({q} AS VARCHAR)) FROM t WHERE CAST({q} AS "  # noqa: S608
                     f"VARCHAR) IN (SELECT CAST({quote(source.column)} AS VARCHAR) FROM "
                     "read_parquet(?))",
                     [str(source.file)],
-                ).fetchone()
+                )
             except duckdb.Error:
                 continue
             if found:
@@ -339,9 +349,10 @@ def _dataset_reason(con, column: str, type_: str, pseudonym: re.Pattern[str]) ->
         return "postcodes"
     if BIRTH.search(column):
         return "dates of birth"
-    distinct, count = con.execute(
-        f"SELECT approx_count_distinct({q}), count({q}) FROM d"  # noqa: S608
-    ).fetchone()
+    distinct, count = one(
+        con,
+        f"SELECT approx_count_distinct({q}), count({q}) FROM d",  # noqa: S608
+    )
     if count >= 50 and distinct >= 0.95 * count:
         return "a value per row: an identifier"
     return None
@@ -401,12 +412,19 @@ def _svg_size(data: bytes) -> tuple[int, int] | None:
     attributes = dict(re.findall(rb'\b(width|height|viewBox)\s*=\s*["\']([^"\']*)["\']', tag[0]))
     try:
         if b"width" in attributes and b"height" in attributes:
-            return (int(float(re.match(rb"[\d.]+", attributes[b"width"])[0])),
-                    int(float(re.match(rb"[\d.]+", attributes[b"height"])[0])))  # fmt: skip
+            return _length(attributes[b"width"]), _length(attributes[b"height"])
         box = [float(v) for v in re.split(rb"[\s,]+", attributes[b"viewBox"].strip())]
         return int(box[2]), int(box[3])
     except (KeyError, TypeError, ValueError, IndexError):
         return None
+
+
+def _length(value: bytes) -> int:
+    """An SVG length's number ("300", "300px", "12.5cm" -> 12); ValueError if there is none."""
+    found = re.match(rb"[\d.]+", value)
+    if found is None:
+        raise ValueError(value)
+    return int(float(found[0]))
 
 
 def check_pdf(path: Path, name: str, context: Context) -> FileCheck:

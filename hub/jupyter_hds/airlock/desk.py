@@ -51,7 +51,7 @@ def review_of(record: dict[str, Any]) -> Review:
         status=record["status"],
         approvals_required=record["approvals_required"],
         votes=tuple(
-            Vote(v["checker"], v["decision"], v["comment"], _time(v["time"]))
+            Vote(v["checker"], v["decision"], v["comment"], datetime.fromisoformat(v["time"]))
             for v in record["votes"]
         ),
         share_with_project=record["share_with_project"],

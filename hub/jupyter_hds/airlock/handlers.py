@@ -114,14 +114,25 @@ class ServerRequestsHandler(AirlockMixin, APIHandler):
     _accept_cookie_auth = False
 
     def _server(self) -> tuple[str, str]:
+        """(owner, project) of the server whose own token made this request; else 401/403."""
         raw_token = self.get_auth_token()
         orm_token = self.get_token() if raw_token else None
         if orm_token is None:
+            self._audit_token("anonymous", "missing or invalid token")
             raise web.HTTPError(401, "Missing or invalid token.")
         found = server_of_token(orm_token, raw_token)
         if found is None:
+            owner = orm_token.user or orm_token.service
+            actor = owner.name if orm_token.user else f"service:{owner.name}"
+            self._audit_token(actor, "not a user server's own token")
             raise web.HTTPError(403, "Only a user server's own token may ask for releases.")
         return found
+
+    def _audit_token(self, actor: str, why: str) -> None:
+        if self.request.method == "POST":
+            events.emit("airlock.requested", actor=actor, outcome="refused",
+                        source=self.request.remote_ip,
+                        details={"reason": "token", "why": why})  # fmt: skip
 
     async def post(self):
         owner, server = self._server()

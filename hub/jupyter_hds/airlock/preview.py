@@ -56,7 +56,7 @@ def table(path: Path, name: str, check: dict[str, Any], threshold: int, rounding
             checks.load_table(con, path, name)
         except ValueError as error:
             return TablePreview([], [], 0, str(error))
-        (total,) = con.execute("SELECT count(*) FROM t").fetchone()
+        (total,) = checks.one(con, "SELECT count(*) FROM t")
         rows = con.execute(f"SELECT * FROM t LIMIT {MAX_ROWS}").fetchall()  # noqa: S608
     finally:
         con.close()
