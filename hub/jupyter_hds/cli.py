@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import demo_dataset, settings
+from .airlock import cli as airlock_cli
 from .audit import cli as audit_cli
 from .datasets import cli as dataset_cli
 from .deployment import Deployment
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset_cli.add_commands(commands)
     audit_cli.add_commands(commands)
     usage_cli.add_commands(commands)
+    airlock_cli.add_commands(commands)
     return parser
 
 

@@ -19,12 +19,15 @@ from hds_quota.plans import Plans
 from hds_quota.settings import Quotas
 
 from .deployment import Deployment
+from .policy.airlock import Airlock
 from .policy.projects import ProjectSettings
 from .policy.sharing import SharingPolicy
 
 # The classes whose settings every process of the hub shares; a subsystem that adds one
 # lists it here. Their config traits must hold JSON values (no callables).
-SHARED: list[type[Configurable]] = [Deployment, Plans, Quotas, ProjectSettings, SharingPolicy]
+SHARED: list[type[Configurable]] = [
+    Deployment, Plans, Quotas, ProjectSettings, SharingPolicy, Airlock,
+]  # fmt: skip
 
 
 class SettingsMissing(FileNotFoundError):

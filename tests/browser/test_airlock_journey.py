@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from support import docker_engine
-from support.airlock import FRAGMENT
 from support.browser import person, shoot
 from support.demo_stack import DemoStack
 
@@ -55,7 +54,7 @@ class AirlockStack(DemoStack):
         super().write_config()
         # Its own network pool: other runs on this engine pick subnets of the default one.
         pool = 'c.HDSDockerSpawner.network_pool = "10.219.0.0/16"\n'
-        (self.config_dir / "05-airlock.py").write_text(FRAGMENT + pool)
+        (self.config_dir / "05-network-pool.py").write_text(pool)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from support import docker_engine
-from support.airlock import FRAGMENT, file_entry, release_dir
+from support.airlock import file_entry, release_dir
 from support.audit_record import wait_for
 from support.hub import RealHub, make_dataset, make_project
 
@@ -70,7 +70,9 @@ class Researcher:
 
 @pytest.fixture(scope="module")
 def researcher(tmp_path_factory, docker_client):
-    hub = RealHub(tmp_path_factory.mktemp("airlock-server"), extra_config=FRAGMENT).start()
+    hub = RealHub(
+        tmp_path_factory.mktemp("airlock-server"),
+    ).start()
     try:
         make_dataset(hub, PROJECT, {"patients.csv": PATIENTS})
         make_project(hub, PROJECT, [USER])

@@ -23,9 +23,9 @@ from jupyter_hds.airlock.store import ReleaseStore
 from jupyter_hds.hub_api import HubAPIError
 from jupyter_hds.policy.access import ProjectFacts
 from jupyter_hds.policy.airlock import Airlock, parse_draft
-from support.airlock import FRAGMENT, checkers, file_entry
+from support.airlock import checkers, file_entry
 from support.audit_record import EMITTING_LOGIN, wait_for
-from support.hub import RealHub, browser_login, make_project
+from support.hub import RealHub, browser_login, make_dataset, make_project
 
 pytestmark = pytest.mark.hub
 
@@ -34,7 +34,7 @@ TABLE = b"age_band,sex,count\n40-44,F,12\n40-44,M,3\n"
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    extra = EMITTING_LOGIN + FRAGMENT + checkers("carl", "dora", "lou")
+    extra = EMITTING_LOGIN + checkers("carl", "dora", "lou")
     hub = RealHub(tmp_path_factory.mktemp("airlock-hub"), extra_config=extra).start()
     yield hub
     hub.stop()
@@ -50,6 +50,7 @@ def token_of(hub, name: str) -> str:
 @pytest.fixture(scope="module")
 def planted(hub):
     """Rosa's request in project cohort, frozen by the desk in the hub's release area."""
+    make_dataset(hub, "cohort")
     make_project(hub, "cohort", ["rosa", "lou"])
     work = hub.state_dir / "projects" / "cohort" / "users" / "rosa"
     work.mkdir(parents=True)
