@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from support.audit_record import EMITTING_LOGIN, wait_for
-from support.hub import RealHub, browser_login
+from support.hub import RealHub, browser_login, make_dataset
 
 pytestmark = pytest.mark.hub
 
@@ -58,7 +58,9 @@ def test_someone_not_logged_in_is_sent_to_the_login(hub):
 def auditor(hub):
     hub.api("POST", "/users/bob")
     hub.api("POST", "/groups/cohort-a")
-    hub.api("PUT", "/groups/cohort-a/properties", json={"plan": "public"})
+    make_dataset(hub, "cohort-a")
+    properties = {"plan": "public", "dataset": "cohort-a"}
+    assert hub.api("PUT", "/groups/cohort-a/properties", json=properties).ok
     hub.api("POST", "/groups/cohort-a/users", json={"users": ["bob"]})
     wait_for(hub, action="group.members.add")
     return browser_login(hub, "dpo")

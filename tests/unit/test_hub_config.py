@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config, PyFileConfigLoader
 
+from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.audit import pages as audit_pages
 from jupyter_hds.audit import service as audit_service
@@ -21,7 +22,7 @@ from jupyter_hds.usage import pages as usage_pages
 from jupyter_hds.usage import service as usage_service
 
 PAGE = Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_config.py"
-SUBSYSTEMS = [projects, login, audit, usage, sharing]
+SUBSYSTEMS = [projects, login, audit, usage, sharing, airlock]
 
 
 @pytest.fixture

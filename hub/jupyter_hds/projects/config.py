@@ -9,13 +9,14 @@ from traitlets.config import Config
 from ..deployment import Deployment
 from ..hubconfig import (
     set_groups,
+    set_handlers,
     set_roles,
     set_services,
     set_template_path,
     set_template_vars,
 )
 from ..services import service_environment
-from . import home
+from . import home, overview, validation
 
 GUARD = "project-guard"
 # The hosting team: onboards projects in the admin panel but, unlike JupyterHub's built-in
@@ -52,7 +53,9 @@ def configure(c: Config, deployment: Deployment) -> None:
     # The home page lists the user's projects.
     c.JupyterHub.default_url = "/hub/home"
     set_template_path(c, home.TEMPLATES)
+    set_handlers(c, overview.HANDLERS)
     set_template_vars(c, {"hds_projects": home.project_rows_for})
+    validation.install()  # project groups are checked when written
     set_groups(c, {STAFF_GROUP: {"users": []}})
     set_roles(c, STAFF_ROLE, GUARD_ROLE)
     set_services(
