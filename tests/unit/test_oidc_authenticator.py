@@ -407,10 +407,14 @@ VERIFIED = {"email": "ana@example.org", "email_verified": True}
          {**VERIFIED, "email": "eve@example.org"}, True, "identity_unconfirmed"),
         ("nothing recorded, a trusted group", None, {}, True, None),
         ("nothing recorded, only the name", None, VERIFIED, False, "identity_unconfirmed"),
+        ("an empty hub user, only the name", None, VERIFIED, "holds nothing", None),
     ],
 )  # fmt: skip
 def test_a_prepared_hub_user_goes_only_to_the_account_recorded_for_it(
     case_id, user_info, claims, vouched, failure
 ):
-    problem = identity.claim_problem("ana", user_info, SUB, claims, vouched=vouched)
+    holds = vouched != "holds nothing"
+    problem = identity.claim_problem(
+        "ana", user_info, SUB, claims, vouched=vouched is True, holds_access=holds
+    )
     assert (problem.failure if problem else None) == failure

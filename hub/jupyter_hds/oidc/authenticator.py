@@ -283,6 +283,10 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
         claims = token_info.get(ID_CLAIMS)
         if not claims:
             raise LoginError("id_token_invalid", "no verified ID token kept for this login")
+        if _refreshing.get() is not None and expired(token_info.get(EXPIRES_AT)):
+            # What the provider answers an expired token (some still take one for a while):
+            # oauthenticator's refresh_user then renews it with the refresh token.
+            raise HTTPClientError(401, "the access token has expired")
         metadata = await self.provider_metadata()
         if self.userdata_from_id_token or not metadata.userinfo_endpoint:
             return dict(claims)

@@ -6,11 +6,13 @@ the person the admin meant, not whichever provider account first sends that user
 
 - the admin recorded the person's subject (`sub`): the login must carry it;
 - or their e-mail address: the provider must send it, marked verified (`email_verified`);
-- or nothing: the provider must vouch for the account through a group the operator trusts
-  (`allowed_provider_groups`, `admin_provider_groups`), or its user names must be permanent
-  identifiers (`usernames_are_permanent`, Pro Santé Connect's national ids). Being allowed
-  only because the hub user exists (`allow_existing_users`), or by name (`allowed_users`), or
-  `allow_all`, is not proof.
+- or nothing: if the hub user already holds access (a group, a role), the provider must vouch
+  for the account through a group the operator trusts (`allowed_provider_groups`,
+  `admin_provider_groups`), or its user names must be permanent identifiers
+  (`usernames_are_permanent`, Pro Santé Connect's national ids). Being allowed only because
+  the hub user exists (`allow_existing_users`), or by name (`allowed_users`), or `allow_all`,
+  is not proof. A hub user that holds nothing (JupyterHub makes one for each name in
+  `allowed_users`) gives no more than one made at the login, and is taken like one.
 
 The first login then binds the hub user to a digest of (issuer, `sub`); later logins must
 carry the same subject. `PUT /hub/api/hds/users/<name>` is where an admin records it.
@@ -61,6 +63,7 @@ def claim_problem(
     claims: Mapping[str, Any],
     *,
     vouched: bool,
+    holds_access: bool = True,
 ) -> LoginError | None:
     """Why a login (its subject digest, its claims) may not become the existing hub user `name`."""
     info = user_info or {}
@@ -75,8 +78,8 @@ def claim_problem(
             return None
         detail = "the provider did not send, as verified, the e-mail address recorded for it"
         return LoginError("identity_unconfirmed", detail, actor=name)
-    if vouched:
-        return None
+    if vouched or not holds_access:
+        return None  # an empty hub user gives no more than one made at this login
     detail = "nothing was recorded to tell which login is theirs"
     return LoginError("identity_unconfirmed", detail, actor=name)
 
@@ -94,9 +97,15 @@ def check_first_login(auth, user, auth_model: dict) -> None:
         auth_model["user_info"][SUBJECT_KEY],
         auth_model["auth_state"][auth.user_auth_state_key],
         vouched=auth.usernames_are_permanent or auth.vouched(auth_model),
+        holds_access=holds_access(user.orm_user),
     )
     if problem is not None:
         raise problem
+
+
+def holds_access(user) -> bool:
+    """Whether an orm user already holds something a login would inherit: a group, a role."""
+    return bool(user.groups) or any(role.name != "user" for role in user.roles)
 
 
 def record(body: Any, issuer: str) -> dict[str, str]:
