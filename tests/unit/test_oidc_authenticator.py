@@ -253,7 +253,9 @@ def test_a_provider_outage_keeps_a_valid_login_and_stops_nothing():
     provider = FakeProvider()
     auth = authenticator(provider)
     state = login(auth)["auth_state"]
-    auth.provider._metadata_time = float("-inf")  # the discovery document must be fetched again
+    auth.oidc.provider._metadata_time = float(
+        "-inf"
+    )  # the discovery document must be fetched again
     provider.down = True
     handler = StoppingHandler()
     assert refresh(auth, state, handler) is True

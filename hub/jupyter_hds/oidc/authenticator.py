@@ -17,29 +17,13 @@ from . import acr as acr_levels
 from . import client, groups, identity
 from .claims import provider_groups
 from .compat import patch_token_authenticated_default
-from .discovery import Provider, ProviderMetadata, ProviderMisconfigured, check_url
+from .discovery import ProviderMisconfigured, check_url
 from .errors import LoginError
 from .handlers import OIDCCallbackHandler, OIDCLoginHandler, OIDCLogoutHandler
-from .tokens import (
-    ASYMMETRIC_ALGORITHMS,
-    Expected,
-    expired,
-    expiry,
-    login_nonce,
-    pkce_challenge,
-    verify_id_token,
-)
+from .tokens import ASYMMETRIC_ALGORITHMS, expired, expiry, login_nonce, pkce_challenge
 
 # Kept in auth state next to oauthenticator's keys, and in a fresh token response.
 ID_CLAIMS, EXPIRES_AT = "id_token_claims", "expires_at"
-# Endpoints an operator may set by hand, and their names in the discovery document.
-ENDPOINTS = {
-    "authorize_url": "authorization_endpoint",
-    "token_url": "token_endpoint",
-    "userdata_url": "userinfo_endpoint",
-    "jwks_url": "jwks_uri",
-    "end_session_url": "end_session_endpoint",
-}
 patch_token_authenticated_default()
 
 
@@ -68,93 +52,83 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
     logout_handler = OIDCLogoutHandler
 
     issuer = Unicode(
-        help="""The provider's issuer URL, exactly as its tokens write it
-        (Keycloak: https://login.example.org/realms/<realm>). The endpoints are read from
-        <issuer>/.well-known/openid-configuration unless set one by one.""",
+        help="""The provider's issuer URL, exactly as its tokens write it (Keycloak:
+        https://login.example.org/realms/<realm>). Endpoints come from its discovery document.""",
     ).tag(config=True)
-    jwks_url = Unicode(
-        help="The provider's JWK Set URL (its signing keys); empty: from the discovery document.",
-    ).tag(config=True)
-    end_session_url = Unicode(
-        help="The provider's end-session (logout) URL; empty: from the discovery document.",
-    ).tag(config=True)
+    jwks_url = Unicode(help="The provider's signing keys (JWK Set) URL; empty: discovery.").tag(
+        config=True
+    )
+    end_session_url = Unicode(help="The provider's logout URL; empty: discovery.").tag(config=True)
     id_token_algorithms = List(
         Unicode(),
         default_value=list(ASYMMETRIC_ALGORITHMS),
         help="Signature algorithms accepted on ID tokens and signed userinfo (public-key only).",
     ).tag(config=True)
-    clock_skew = Float(
-        60.0, help="Seconds of clock difference with the provider tolerated on exp and iat."
-    ).tag(config=True)
+    clock_skew = Float(60.0, help="Seconds of clock difference allowed on exp and iat.").tag(
+        config=True
+    )
     discovery_cache_seconds = Float(
         3600.0, help="How long the discovery document and signing keys are kept before a refetch."
     ).tag(config=True)
     required_acr = Unicode(
-        help="""Weakest authentication level (`acr`) accepted; empty: not checked. It is sent as
-        `acr_values` and the ID token's `acr` must be it or a stronger one of `acr_levels`.""",
+        help="""Weakest authentication level (`acr`) accepted, sent as `acr_values`; the ID
+        token's `acr` must be it or a stronger one of `acr_levels`. Empty: not checked.""",
     ).tag(config=True)
-    acr_levels = List(
-        Unicode(), help="The provider's authentication levels (`acr` values), weakest first."
-    ).tag(config=True)
+    acr_levels = List(Unicode(), help="The provider's `acr` values, weakest first.").tag(
+        config=True
+    )
     acr_refusal_message = Unicode(
         "This hub needs a stronger login: level {required} or stronger, and this login was made "
         "at level {acr}. Please log in again with a stronger method.",
-        help="What a person logging in at too weak a level reads; {acr} and {required} are filled.",
+        help="What a login at too weak a level reads; {acr} and {required} are filled.",
     ).tag(config=True)
     provider_groups_claim = Unicode(
         "groups",
-        help="""Claim (dotted path) listing the person's groups at the provider. It replaces
-        oauthenticator's `claim_groups_key` and `auth_state_groups_key`, which are ignored.""",
+        help="""Claim (dotted path) listing the person's provider groups; replaces
+        oauthenticator's `claim_groups_key` and `auth_state_groups_key` (ignored).""",
     ).tag(config=True)
     allowed_provider_groups = Set(
         Unicode(),
-        help="""Members of any of these provider groups may log in (besides `allowed_users`).
-        Read from `provider_groups_claim` at each login and refresh; hub groups are untouched.""",
+        help="""Members of these provider groups may log in, checked at each login and refresh.
+        Hub groups are untouched.""",
     ).tag(config=True, allow_config=True)
     admin_provider_groups = Set(
         Unicode(),
-        help="""Members of any of these provider groups join the hub group `staff_group` (the
-        hosting team) at login; others leave it at their next login or refresh. The JupyterHub
-        admin flag, which opens every user's server, is never set from the provider.""",
+        help="""Members of these provider groups join `staff_group` (the hosting team) at login
+        and leave it at their next login or refresh once out. Never the JupyterHub admin flag.""",
     ).tag(config=True)
     staff_group = Unicode(
-        "hds-admins",
-        help="""Hub group of the hosting team: its role runs the admin panel without access to
-        researchers' servers. `admin_provider_groups` manages its membership.""",
+        "hds-admins", help="Hub group of the hosting team (admin panel, no researchers' servers)."
     ).tag(config=True)
     project_groups_prefix = Unicode(
-        help="""Only with `manage_groups = True` (the provider then owns project membership): the
-        provider groups starting with this prefix become hub groups (projects), prefix removed;
-        the others are ignored. Empty: every provider group becomes a hub group.""",
+        help="""With `manage_groups = True` (the provider owns project membership): provider
+        groups with this prefix become hub groups, prefix removed. Empty: every one does.""",
     ).tag(config=True)
     provider_role_groups = Set(
         Unicode(),
-        help="""Only with `manage_groups = True`: the hub groups that carry a role (`auditors`,
-        `hds-admins`, ...) whose membership the provider's groups decide. Any other group with
-        a role keeps the members the hub gave it, whatever the provider's groups say.""",
+        help="""With `manage_groups = True`: the hub groups carrying a role (`auditors`, ...)
+        that provider groups may fill. Other groups with a role keep the hub's members.""",
     ).tag(config=True)
     usernames_are_permanent = Bool(
         False,
-        help="""The provider never gives a user name to another person (national ids). A hub
-        user made before its first login is then taken by the account of that name; otherwise
-        the admin records its e-mail or subject (docs/oidc.md), or a trusted group vouches.""",
+        help="""The provider never gives a user name to another person (national ids): a hub
+        user made before its first login is taken by the account of that name.""",
     ).tag(config=True)
     bind_username_to_subject = Bool(
         True,
-        help="""Refuse a login whose user name is already bound to another provider account
-        (`sub`): a renamed account at the provider cannot take over someone else's hub user.""",
+        help="""Refuse a login into a hub user bound to another provider account (`sub`).
+        Set False only while migrating providers.""",
     ).tag(config=True)
     stop_servers_when_refused = Bool(
         True,
-        help="""When the provider refuses to renew someone's login (refresh token rejected, or
-        their claims no longer allow them), stop their servers.""",
+        help="""Stop someone's servers when the provider refuses to renew their login
+        (refresh token rejected, or their claims no longer allow them).""",
     ).tag(config=True)
-    end_provider_session = Bool(
-        True, help="Logging out of the hub also ends the provider session (end-session endpoint)."
-    ).tag(config=True)
+    end_provider_session = Bool(True, help="Logging out of the hub ends the provider session.").tag(
+        config=True
+    )
     post_logout_redirect_url = Unicode(
-        help="""Where the provider sends the browser after logout; register it at the provider.
-        Empty: the hub's login page, next to the callback URL.""",
+        help="Where the provider sends the browser after logout; empty: the hub's login page."
     ).tag(config=True)
 
     @default("login_service")
@@ -179,7 +153,7 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
 
     # oauthenticator validates `userdata_url` itself (a validator here would replace its own):
     # that one is checked when the hub starts.
-    @validate("issuer", *(name for name in ENDPOINTS if name != "userdata_url"))
+    @validate("issuer", *(name for name in client.ENDPOINTS if name != "userdata_url"))
     def _validate_url(self, proposal):
         return self.checked_url(proposal.trait.name, proposal.value)
 
@@ -226,57 +200,32 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
         # and `extra_handlers` after them: the only way for a check to run before its routes.
         return [*super().get_handlers(app), *membership.HANDLERS]
 
-    # The provider and what it signs ---------------------------------------------------------
-
     @cached_property
-    def provider(self) -> Provider:
-        overrides = {key: getattr(self, trait) for trait, key in ENDPOINTS.items()}
-        return Provider(
-            self.issuer, self.fetch_json, overrides, cache_seconds=self.discovery_cache_seconds
-        )
-
-    async def fetch_json(self, url: str) -> Any:
-        return await client.fetch_json(self, url)
-
-    async def provider_metadata(self) -> ProviderMetadata:
-        return await client.provider_call(self.provider.metadata)
-
-    @property
-    def expected(self) -> Expected:
-        algorithms = tuple(self.id_token_algorithms)
-        return Expected(self.issuer, self.client_id, algorithms, self.clock_skew)
+    def oidc(self) -> client.ProviderClient:
+        """The provider: endpoints, tokens, userinfo, and the checks of what it signs."""
+        return client.ProviderClient(self)
 
     # oauthenticator's hooks, in the order its authenticate and refresh_user call them ----------
 
     async def get_token_info(self, handler, params):
         """The token endpoint's answer, with its ID token's verified claims and expiry added."""
-        metadata = await self.provider_metadata()
-        received = time.time()
-        refreshing = _refreshing.get()
+        received, refreshing = time.time(), _refreshing.get()
         try:
-            token_info = await client.token_request(self, metadata.token_endpoint, params)
+            token_info = await self.oidc.token_request(params)
         except LoginError as error:
             if refreshing is not None and error.failure == "code_rejected":
                 refreshing.refused = error.failure  # the provider will not renew this login
             raise
         if refreshing is None:  # a login: the ID token must answer this login's nonce
             nonce = login_nonce(pkce_challenge(params["code_verifier"]))
-            claims = await self.verify_id_token(token_info.get("id_token"), nonce=nonce)
+            claims = await self.oidc.verify_id_token(token_info.get("id_token"), nonce=nonce)
         elif token_info.get("id_token"):  # a renewal: same person
             subject = refreshing.previous[ID_CLAIMS]["sub"]
-            claims = await self.verify_id_token(token_info["id_token"], subject=subject)
+            claims = await self.oidc.verify_id_token(token_info["id_token"], subject=subject)
         else:  # renewed without a new ID token: the login's stands, and stays the logout hint
             claims = refreshing.previous[ID_CLAIMS]
             token_info["id_token"] = refreshing.previous.get("id_token")
         return {**token_info, ID_CLAIMS: claims, EXPIRES_AT: expiry(token_info, received)}
-
-    async def verify_id_token(self, token, *, nonce=None, subject=None) -> dict[str, Any]:
-        if not token:
-            raise LoginError("id_token_invalid", "no ID token; is 'openid' in the scopes?")
-        return await client.verified(
-            self.provider, self.expected, verify_id_token, "id_token_invalid", token,
-            nonce=nonce, subject=subject,
-        )  # fmt: skip
 
     async def token_to_user(self, token_info):
         """The ID token's claims, then userinfo's (JSON or a signed JWT) for the same subject."""
@@ -287,17 +236,15 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
             # What the provider answers an expired token (some still take one for a while):
             # oauthenticator's refresh_user then renews it with the refresh token.
             raise HTTPClientError(401, "the access token has expired")
-        metadata = await self.provider_metadata()
-        if self.userdata_from_id_token or not metadata.userinfo_endpoint:
+        url = (await self.oidc.metadata()).userinfo_endpoint
+        if self.userdata_from_id_token or not url:
             return dict(claims)
         try:
-            response = await client.userinfo(self, metadata.userinfo_endpoint, token_info)
+            return {**claims, **await self.oidc.userinfo(url, token_info, claims["sub"])}
         except HTTPClientError as error:
             if _refreshing.get() is not None:
                 raise  # oauthenticator renews the access token
             raise LoginError("provider_error", f"userinfo endpoint: {error}") from error
-        found = await client.userinfo_claims(self.provider, self.expected, response, claims["sub"])
-        return {**claims, **found}
 
     def user_info_to_username(self, user_info):
         try:
@@ -347,10 +294,9 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
         return bool(self.claimed_groups(auth_model) & trusted)
 
     def check_login_acr(self, id_claims: dict, username: str) -> None:
-        if not self.required_acr:
-            return
         try:
-            acr_levels.check_acr(id_claims.get("acr"), self.acr_levels, self.required_acr)
+            if self.required_acr:
+                acr_levels.check_acr(id_claims.get("acr"), self.acr_levels, self.required_acr)
         except acr_levels.AcrTooWeak as error:
             message = self.acr_refusal_message.format(
                 acr=error.acr or "none", required=error.minimum
@@ -383,13 +329,11 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
             _refreshing.reset(reset)
         if isinstance(refreshed, dict) and handler is not None:
             groups.apply(self, handler.db, user.orm_user, refreshed)
-        if refreshed is False and refresh.refused and handler is not None:
+        if refreshed is False and refresh.refused and handler and self.stop_servers_when_refused:
             await self.stop_servers(user, handler, refresh.refused)
         return refreshed
 
     async def stop_servers(self, user, handler, why: str) -> None:
-        if not self.stop_servers_when_refused:
-            return
         for name, spawner in list(user.spawners.items()):
             if spawner.active and not spawner.pending:
                 self.log.warning(

@@ -45,7 +45,7 @@ class OIDCLoginHandler(LoginFailurePage, OAuthLoginHandler):
 
     async def get(self):
         try:
-            self._metadata = await self.authenticator.provider_metadata()
+            self._metadata = await self.authenticator.oidc.metadata()
         except LoginError as error:
             self.refuse(error)
         super().get()
@@ -152,7 +152,7 @@ class OIDCLogoutHandler(OAuthLogoutHandler):
         if not auth.end_provider_session:
             return ""
         try:
-            metadata = await auth.provider_metadata()
+            metadata = await auth.oidc.metadata()
         except LoginError as error:
             self.log.warning("Cannot end the provider session: %s", error.detail)
             return ""
