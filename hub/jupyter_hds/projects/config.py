@@ -8,7 +8,6 @@ from traitlets.config import Config
 
 from ..deployment import Deployment
 from ..hubconfig import (
-    set_groups,
     set_roles,
     set_services,
     set_template_path,
@@ -77,7 +76,8 @@ def configure(c: Config, deployment: Deployment) -> None:
     c.JupyterHub.default_url = "/hub/home"
     set_template_path(c, home.TEMPLATES)
     set_template_vars(c, {"hds_projects": home.project_rows_for})
-    set_groups(c, {STAFF_GROUP: {"users": []}})
+    # The staff group comes with its role (JupyterHub makes the groups its roles name): no
+    # `load_groups` here, which JupyterHub refuses when the provider owns groups.
     set_roles(c, USER_ROLE, STAFF_ROLE, GUARD_ROLE)
     set_services(
         c,
