@@ -308,8 +308,9 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
     async def run_post_auth_hook(self, handler, auth_model):
         identity.check_first_login(self, handler.find_user(auth_model["name"]), auth_model)
         auth_model = await super().run_post_auth_hook(handler, auth_model)
-        user = handler.user_from_username(auth_model["name"]).orm_user
-        groups.apply(self, handler.db, user, auth_model)
+        if self.admin_provider_groups or self.manage_groups:
+            user = handler.user_from_username(auth_model["name"]).orm_user
+            groups.apply(self, handler.db, user, auth_model)
         return auth_model
 
     async def refresh_user(self, user, handler=None, **kwargs):
