@@ -234,7 +234,7 @@ class HDSOIDCAuthenticator(GenericOAuthenticator):
             raise LoginError("id_token_invalid", "no verified ID token kept for this login")
         if _refreshing.get() is not None and expired(token_info.get(EXPIRES_AT)):
             # What the provider answers an expired token (some still take one for a while):
-            # oauthenticator's refresh_user then renews it with the refresh token.
+            # oauthenticator's refresh_user then renews it (oauthenticator#579).
             raise HTTPClientError(401, "the access token has expired")
         url = (await self.oidc.metadata()).userinfo_endpoint
         if self.userdata_from_id_token or not url:
