@@ -93,7 +93,7 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     for method, path, body in [
         ("POST", "/groups/cohort-b", None),
         ("PUT", "/groups/cohort-b/properties", {"plan": "public", "dataset": "demo-cohort"}),
-        ("POST", "/users/frank", None),
+        ("PUT", "/hds/users/frank", None),  # the team adds people here (no admin:users)
         ("POST", "/groups/auditors/users", {"users": ["frank"]}),  # frank becomes an auditor
     ]:
         response = as_admin_panel(panel, hub, method, path, json=body)
@@ -103,7 +103,7 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     assert changes == [
         ("group.create", "cohort-b", "admin"),
         ("group.properties", "cohort-b", "admin"),
-        ("user.create", "frank", "admin"),
+        ("api.put", "/hub/api/hds/users/frank", "admin"),
         ("group.members.add", "auditors", "admin"),
     ]
     assert found[-1]["details"]["body"] == {"users": ["frank"]}
