@@ -356,7 +356,7 @@ print(json.dumps({'attach': attach, 'errno': errno, 'mem': mem, 'environ': envir
 
 
 def test_control_an_ordinary_process_of_the_same_user_can_be_traced(server):
-    """Shows the check above can fail: without the guard's hardening, the same probe works."""
+    """Shows the check above can fail: without the guard making the server non-dumpable, the same probe works."""
     code, output = server.exec("""
 import ctypes, json, os, subprocess, time
 child = subprocess.Popen(['sleep', '30'])
