@@ -12,6 +12,7 @@ import os
 import signal
 from urllib.parse import urlparse
 
+from hds_records import addresses
 from jupyterhub.utils import url_path_join
 from tornado import ioloop
 from traitlets import default
@@ -61,6 +62,15 @@ class HubService(Application):
             inbox.put([from_hub(event, reported_by=f"service:{source}")], source=source)
         except OSError:
             self.log.exception("audit: could not record %s", event.to_dict())
+
+    def client_address(self, request) -> str | None:
+        """Where a request to this service came from, through the hub's proxy (on loopback)
+        and the operator's trusted proxies only; never from X-Real-Ip."""
+        return addresses.of_request(
+            request,
+            own_proxies=addresses.LOOPBACK,
+            trusted_proxies=self.deployment.trusted_networks,
+        )
 
     @property
     def service_prefix(self) -> str:

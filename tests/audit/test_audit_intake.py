@@ -63,8 +63,14 @@ REFUSED = [
     ("other-user", {"actor": "mallory"}, 403, "claims user 'mallory'"),
     ("bad-id", {"id": "1234"}, 400, "32 lowercase hex"),
     ("no-id", {"id": ...}, 400, "'id' must be a non-empty string"),
-    ("bad-action", {"action": "Download Blocked"}, 400, "dotted lowercase"),
-    ("bad-outcome", {"outcome": "succeeded"}, 400, "allowed, refused"),
+    ("bad-action", {"action": "Download Blocked"}, 400, "not in the catalogue"),
+    ("uncatalogued-action", {"action": "download.allowed"}, 400, "not in the catalogue"),
+    ("a-hub-action", {"action": "login", "outcome": "succeeded"}, 403, "reported by the hub, not by a user's server"),
+    ("an-intake-action", {"action": "audit.report.missing", "outcome": "failed"}, 403, "reported by the hub intake"),
+    ("bad-outcome", {"outcome": "succeeded"}, 400, "has outcome refused, not 'succeeded'"),
+    ("bad-stream", {"details": {"stream": "x", "serial": 1}}, 400, "details.stream 'x'"),
+    ("bad-serial", {"details": {"stream": "a" * 32, "serial": 0}}, 400, "details.serial 0"),
+    ("serial-not-a-number", {"details": {"stream": "a" * 32, "serial": "7"}}, 400, "details.serial '7'"),
     ("naive-time", {"time": "2025-03-01T10:00:00"}, 400, "no UTC offset"),
     ("bad-source", {"source": "evil.example"}, 400, "IP address or null"),
     ("bad-details", {"details": ["x"]}, 400, "details must be a JSON object"),
@@ -81,6 +87,14 @@ def test_bad_or_false_reports_are_refused(case_id, changes, status, message):
     with pytest.raises(EventRefused, match=message) as refused:
         check(report(**changes))
     assert refused.value.status == status
+
+
+def test_the_spool_failure_event_of_a_server_is_taken():
+    event = check(report(action="guard.spool.failed", outcome="failed", target="/tmp/spool",
+                         details={"error": "is a folder", "stream": "b" * 32, "serial": 3}))  # fmt: skip
+    assert (event["action"], event["outcome"], event["details"]["serial"]) == (
+        "guard.spool.failed", "failed", 3,
+    )  # fmt: skip
 
 
 def test_a_report_that_is_not_an_object_is_refused():

@@ -262,7 +262,7 @@ class Finished:
     def __init__(self, method, path, status, user=None):
         self.request = SimpleNamespace(
             method=method, path=path, body=b"", query_arguments={}, remote_ip="10.0.0.1",
-            request_time=lambda: 0.01,
+            request_time=lambda: 0.01, headers={},
         )  # fmt: skip
         self.settings, self._headers, self._reason = {}, {}, ""
         self.status, self.user, self.asked = status, user, 0

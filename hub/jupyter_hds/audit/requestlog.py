@@ -231,7 +231,7 @@ def from_handler(handler) -> Request | None:
         status=status,
         actor=actor,
         actor_kind=kind,
-        source=request.remote_ip,
+        source=HubAudit.instance().client_address(request),
         body=(request.body or b"") if request.method in MUTATING else b"",
         query={k: v[-1].decode(errors="replace") for k, v in request.query_arguments.items()},
         location=str(handler._headers.get("Location", "")),
