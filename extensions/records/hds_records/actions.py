@@ -178,8 +178,12 @@ CATALOGUE: tuple[Action, ...] = (
         "numbers missing in a server's events: events it reported never arrived",
     ),
     Action("audit.view", ("allowed",), AUDIT, "an auditor viewed the audit page (filters)"),
-    Action("audit.export", ("allowed",), AUDIT, "an auditor started a CSV export (filters)"),
-    Action("audit.export.finished", DONE, AUDIT, "a CSV export was sent to its last row"),
+    Action(
+        "audit.export",
+        ("allowed",),
+        AUDIT,
+        "an auditor started a CSV export (filters, matching entries), before its first row",
+    ),
 )
 
 ACTIONS: dict[str, Action] = {action.name: action for action in CATALOGUE}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlparse
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -98,16 +98,15 @@ def of_request(
     )
 
 
-def server_proxies(environ: dict[str, str] | None = None) -> tuple[Network, ...]:
+def server_proxies(environ: Mapping[str, str] | None = None) -> tuple[Network, ...]:
     """In a user's server: our own proxy connects from the hub's host, whose address on the
     project network is the host of `$JUPYTERHUB_API_URL` (the network's gateway)."""
-    environ = os.environ if environ is None else environ
-    host = urlparse(environ.get("JUPYTERHUB_API_URL", "")).hostname
-    address = _address(host)
+    url = (os.environ if environ is None else environ).get("JUPYTERHUB_API_URL", "")
+    address = _address(urlparse(url).hostname)
     return (ipaddress.ip_network(address),) if address is not None else ()
 
 
-def declared_proxies(environ: dict[str, str] | None = None) -> tuple[Network, ...]:
+def declared_proxies(environ: Mapping[str, str] | None = None) -> tuple[Network, ...]:
     """The operator's trusted proxies as the hub passes them to a user's server."""
-    environ = os.environ if environ is None else environ
-    return networks(v for v in environ.get(TRUSTED_PROXIES_ENV, "").split(",") if v.strip())
+    listed = (os.environ if environ is None else environ).get(TRUSTED_PROXIES_ENV, "")
+    return networks(v for v in listed.split(",") if v.strip())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from hds_records.addresses import TRUSTED_PROXIES_ENV
 from traitlets.config import Config
 
 from ..deployment import Deployment
@@ -44,6 +45,12 @@ def configure(c: Config, deployment: Deployment) -> None:
         "log_function": audit_request_log,
     }
     c.EventLogger.handlers = [HubEvents()]
+    # Users' servers take the browser's address through the same proxies as the hub does.
+    environment = c.Spawner.get("environment")
+    c.Spawner.environment = {
+        **(environment if isinstance(environment, dict) else {}),
+        TRUSTED_PROXIES_ENV: ",".join(deployment.trusted_proxies),
+    }
     HubAudit.hook_check = missing_hooks  # checked when the hub records its first event
     set_handlers(c, [(EVENTS_PATH, AuditEventsHandler)])
     set_scopes(c, {READ_SCOPE: {"description": "Read, filter and export the audit record."}})
