@@ -122,3 +122,23 @@ def test_hub_events_keep_their_id_and_gain_a_kind():
     entry = from_hub(event, is_admin=lambda name: name == "root")
     assert (entry["id"], entry["actor_kind"], entry["reported_by"]) == (event.id, "admin", "hub")
     assert entry["time"].endswith("Z")
+
+
+def test_a_server_token_is_hashed_once_while_its_secret_is_the_same(monkeypatch):
+    from jupyterhub.utils import hash_token
+
+    compared = []
+    compare = handlers.compare_token
+    monkeypatch.setattr(handlers, "compare_token", lambda h, t: compared.append(t) or compare(h, t))
+    client = SimpleNamespace(secret=hash_token("server-secret"))
+    spawner = SimpleNamespace(name="cohort-a", oauth_client=client,
+                              server=SimpleNamespace(base_url="/user/alice/cohort-a/"))  # fmt: skip
+    token = SimpleNamespace(user=SimpleNamespace(name="alice", _orm_spawners=[spawner]),
+                            note="Server at /user/alice/cohort-a/")  # fmt: skip
+    for _ in range(3):
+        assert handlers.server_of_token(token, "server-secret") == ("alice", "cohort-a")
+    assert len(compared) == 1
+    assert handlers.server_of_token(token, "another-token") is None
+    client.secret = hash_token("new-secret")  # the server restarted: a new secret
+    assert handlers.server_of_token(token, "server-secret") is None
+    assert handlers.server_of_token(token, "new-secret") == ("alice", "cohort-a")

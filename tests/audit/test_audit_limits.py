@@ -63,3 +63,11 @@ def test_the_settings_are_traitlets_config():
     assert (made.rate, made.burst, made.daily_bytes) == (2.5, 2000, 1000)
     with pytest.raises(ValueError, match="must be positive"):
         IntakeLimits(0, 10, 10)
+
+
+def test_the_gate_before_the_body_is_read_counts_nothing():
+    intake = limits()
+    assert intake.gate(SERVER, 10, now=0).allowed
+    assert intake.admit(SERVER, 100, 10, now=0).allowed  # the gate took none of the burst
+    refused = intake.gate(SERVER, 10, now=0.01)
+    assert (refused.allowed, refused.limit, refused.record) == (False, "rate", True)

@@ -13,7 +13,7 @@ of. So the same rules are applied here, before a room is made:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hds_records.events import Event
 from jupyter_server.base.handlers import JupyterHandler
@@ -111,4 +111,11 @@ async def _record(handler, guard, decision: RoomDecision, path, record_plain, ou
         source=guard.client_address(handler.request),
         details={"route": ROUTE, "method": handler.request.method, "reason": decision.reason},
     )
-    return await guard.sink.record(event)
+    # As the data guard does: an opening that cannot be recorded is refused, and recorded so.
+    unrecorded = "its audit event could not be recorded"
+    instead = (
+        replace(event, action="dataset.read.blocked", outcome="refused",
+                details={**event.details, "reason": unrecorded})
+        if outcome == "allowed" else None
+    )  # fmt: skip
+    return await guard.sink.record(event, instead)

@@ -43,32 +43,45 @@ class GuardMixin:
         return self.settings.get(SETTINGS_KEY)  # type: ignore[attr-defined]
 
     async def record(
-        self, action: str, target: str | None, outcome: str, reason: str, **details: Any
+        self,
+        action: str,
+        target: str | None,
+        outcome: str,
+        reason: str,
+        *,
+        instead: Event | None = None,
+        **details: Any,
     ) -> bool:
-        """Record the event; True once the hub has it or it is spooled for the hub."""
+        """Record the event; True once the hub has it or it is spooled for the hub (else
+        `instead` is what the hub will receive, see AuditSink.record)."""
         guard = self.guard
         if guard is None or guard.sink is None:
             self.log.error("data guard not loaded: %s of %s not recorded", action, target)  # type: ignore[attr-defined]
             return False
-        request = self.request  # type: ignore[attr-defined]
-        event = Event(
+        event = self.event(action, target, outcome, reason, **details)
+        return await guard.sink.record(event, instead)
+
+    def event(self, action: str, target: str | None, outcome: str, reason: str, **details: Any
+              ) -> Event:  # fmt: skip
+        """The event of this request: who asked, from where, by which route."""
+        guard, request = self.guard, self.request  # type: ignore[attr-defined]
+        return Event(
             action,
             actor=self.current_user.username,  # type: ignore[attr-defined]
             outcome=outcome,
-            project=guard.project or None,
+            project=(guard.project if guard else None) or None,
             # An empty path is the contents root (the home folder); the hub takes no empty text.
             target="/" if target == "" else target,
-            source=guard.client_address(request),
+            source=guard.client_address(request) if guard else None,
             details={"route": self.route, "method": request.method, "reason": reason, **details},
         )
-        return await guard.sink.record(event)
 
     async def refuse(self, action: str, target: str | None, reason: str, message: str,
-                     status: int = 403, **details: Any) -> NoReturn:  # fmt: skip
+                     **details: Any) -> NoReturn:  # fmt: skip
         await self.record(action, target, "refused", reason, **details)
         guard = self.guard
         extra = f" {guard.export_help}" if guard is not None and guard.export_help else ""
-        raise web.HTTPError(status, f"{message}{extra} This attempt has been recorded.")
+        raise web.HTTPError(403, f"{message}{extra} This attempt has been recorded.")
 
 
 class FilesRefusedHandler(GuardMixin, JupyterHandler):
@@ -190,12 +203,12 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             await self._check_raw_read(path)
         if not self._dataset_contains(path):
             return
+        refused = self.event("dataset.read.blocked", path.strip("/"), "refused",
+                             "its audit event could not be recorded")  # fmt: skip
         recorded = await self.record("dataset.read", path, "allowed", "dataset file opened",
-                                     format=model.get("format"))  # fmt: skip
+                                     instead=refused, format=model.get("format"))  # fmt: skip
         if not recorded:
-            await self.refuse("dataset.read.blocked", path.strip("/"),
-                              "its audit event could not be recorded", UNRECORDED_MESSAGE,
-                              status=503)  # fmt: skip
+            raise web.HTTPError(503, UNRECORDED_MESSAGE)
 
     @web.authenticated
     @authorized

@@ -90,8 +90,13 @@ class AuditSink:
         details = {**event.details, "stream": self.stream, "serial": next(self._serials)}
         return replace(event, details=details).to_dict()
 
-    async def record(self, event: Event) -> bool:
-        """Log `event`, deliver it; True once the hub has it or it is spooled for the hub."""
+    async def record(self, event: Event, instead: Event | None = None) -> bool:
+        """Log `event`, deliver it; True once the hub has it or it is spooled for the hub.
+
+        When it is neither, the caller refuses the action, and `instead` (the refusal's
+        event) takes its place and number in the queue: the hub then learns of the attempt
+        as it ended, not of an action that did not happen.
+        """
         report = self.number(event)
         self.events_log.info(json.dumps(report, sort_keys=True))
         if not self.url:
@@ -103,7 +108,21 @@ class AuditSink:
                 self._answered([report], delivery)
                 self.failure = None  # a later failure to keep events is a new one to report
                 return True
-        return self._keep(report)
+        kept = self._keep(report)
+        if not kept and instead is not None:
+            self._replace(report, instead)
+        return kept
+
+    def _replace(self, report: dict[str, Any], instead: Event) -> None:
+        """Put `instead` in the queue where `report` was, with its number."""
+        number = {"stream": report["details"]["stream"], "serial": report["details"]["serial"]}
+        replacement = replace(instead, details={**instead.details, **number}).to_dict()
+        self.events_log.info(json.dumps(replacement, sort_keys=True))
+        for position, queued in enumerate(self.pending):
+            if queued["id"] == report["id"]:
+                self.pending[position] = replacement
+                return
+        self._queue(replacement)  # the original was dropped (queue full): its number is reused
 
     def _keep(self, report: dict[str, Any]) -> bool:
         """Queue `report` for replay and spool it; False when it could not be spooled."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,20 +31,31 @@ def server_of_token(orm_token: orm.APIToken, raw_token: str) -> tuple[str, str] 
 
     A server's token is the secret of that server's OAuth client (JupyterHub stores it
     hashed), so this survives hub restarts and cannot be imitated by a user's own tokens,
-    whatever their note or scopes say.
+    whatever their note or scopes say. Checking it costs a slow hash (about 2 ms, on the
+    hub's loop), so a token once checked is remembered while its server's secret is the same.
     """
     user = orm_token.user
     if user is None:
         return None
+    key = hashlib.sha256(raw_token.encode()).hexdigest()
     for spawner in user._orm_spawners:
         client = spawner.oauth_client
         if spawner.server is None or client is None or not client.secret:
             continue
         if orm_token.note != f"Server at {spawner.server.base_url}":
             continue
-        if compare_token(client.secret, raw_token):
+        found = (user.name, spawner.name, client.secret)
+        if _CHECKED.get(key) == found or compare_token(client.secret, raw_token):
+            _CHECKED[key] = found
+            _CHECKED.move_to_end(key)
+            while len(_CHECKED) > 10_000:
+                _CHECKED.popitem(last=False)
             return user.name, spawner.name
     return None
+
+
+# sha256(server token) -> (owner, server, the hashed secret it was checked against)
+_CHECKED: OrderedDict[str, tuple[str, str, str]] = OrderedDict()
 
 
 def may_use_server(db, name: str, owner: str, server: str) -> bool:
@@ -86,11 +99,14 @@ class AuditEventsHandler(APIHandler):
             await self._refuse(403, "this token is not a user server's own token", actor, kind)
         owner, server = owner_server
         reporter = f"server:{owner}/{server}"
+        sink = HubAudit.instance()
+        gate = sink.limits.gate(reporter, len(self.request.body))  # before reading the body
+        if not gate.allowed:
+            await self._limited(gate, owner, reporter, server)
         try:
             raws = self._events()
         except EventRefused as refused:
             await self._refuse(refused.status, str(refused), owner, "user", reporter, server)
-        sink = HubAudit.instance()
         verdict = sink.limits.admit(reporter, len(raws), len(self.request.body))
         if not verdict.allowed:
             await self._limited(verdict, owner, reporter, server)

@@ -80,10 +80,19 @@ class IntakeLimits:
         self.report_every = report_every
         self._budgets: dict[str, _Budget] = {}
 
+    def gate(self, server: str, size: int, now: float | None = None, day: str = "") -> Verdict:
+        """Before a request's body is read: may `server` send anything now? Counts nothing."""
+        return self._check(server, 1, size, now, day, count=False)
+
     def admit(
         self, server: str, events: int, size: int, now: float | None = None, day: str = ""
     ) -> Verdict:
         """May `server` report `events` events in `size` bytes now? Counts them if so."""
+        return self._check(server, events, size, now, day, count=True)
+
+    def _check(
+        self, server: str, events: int, size: int, now: float | None, day: str, count: bool
+    ) -> Verdict:
         now = time.monotonic() if now is None else now
         day = day or datetime.now(UTC).strftime("%Y-%m-%d")
         budget = self._budget(server, now, day)
@@ -91,8 +100,9 @@ class IntakeLimits:
             return self._refuse(budget, "daily", now, _seconds_to_midnight())
         if events > budget.tokens:
             return self._refuse(budget, "rate", now, (events - budget.tokens) / self.rate)
-        budget.tokens -= events
-        budget.day_bytes += size
+        if count:
+            budget.tokens -= events
+            budget.day_bytes += size
         return Verdict(True)
 
     def _budget(self, server: str, now: float, day: str) -> _Budget:
