@@ -102,14 +102,14 @@ class AuditEventsHandler(APIHandler):
         sink = HubAudit.instance()
         gate = sink.limits.gate(reporter, len(self.request.body))  # before reading the body
         if not gate.allowed:
-            await self._limited(gate, owner, reporter, server)
+            return await self._limited(gate, owner, reporter, server)
         try:
             raws = self._events()
         except EventRefused as refused:
             await self._refuse(refused.status, str(refused), owner, "user", reporter, server)
         verdict = sink.limits.admit(reporter, len(raws), len(self.request.body))
         if not verdict.allowed:
-            await self._limited(verdict, owner, reporter, server)
+            return await self._limited(verdict, owner, reporter, server)
         checked, refusals = self._check(raws, owner, server)
         gaps = sink.streams.observe(reporter, _numbers(raws))
         entries = [
@@ -172,7 +172,7 @@ class AuditEventsHandler(APIHandler):
                                       "last": gap.last, "count": gap.count},
         )  # fmt: skip
 
-    async def _limited(self, verdict: Verdict, owner: str, reporter: str, server: str):
+    async def _limited(self, verdict: Verdict, owner: str, reporter: str, server: str) -> None:
         """Answer 429; the first refusal of an episode (per limit) goes into the record."""
         sink = HubAudit.instance()
         if verdict.record:
@@ -185,9 +185,12 @@ class AuditEventsHandler(APIHandler):
                          "daily_bytes": limits.daily_bytes},
             )  # fmt: skip
             await _in_writer(sink.record, [event])
-        self.set_header("Retry-After", str(int(verdict.retry_after + 0.999)))
+        # Answered here, not raised: Tornado's error path would drop the Retry-After header.
         reason = {"rate": "events per second", "daily": "bytes today"}[verdict.limit]
-        raise web.HTTPError(429, "%s", f"{reporter} reports too many {reason}; retry later")
+        self.set_status(429)
+        self.set_header("Retry-After", str(int(verdict.retry_after + 0.999)))
+        message = f"{reporter} reports too many {reason}; retry later"
+        self.finish({"status": 429, "message": message})
 
     @property
     def source(self) -> str | None:
