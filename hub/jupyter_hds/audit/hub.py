@@ -122,6 +122,11 @@ class HubAudit:
         self.inbox.put(entries)
 
 
+def client_address(request) -> str | None:
+    """The address a hub request came from, for an event's `source` (never X-Real-Ip)."""
+    return HubAudit.instance().client_address(request)
+
+
 # Holding any of these unfiltered makes an actor an `admin` in the record: JupyterHub's admins
 # and the hosting team's role alike.
 ADMIN_SCOPES = frozenset({"admin-ui", "admin:users", "admin:groups", "admin:servers"})
