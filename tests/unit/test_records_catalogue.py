@@ -17,6 +17,7 @@ PRODUCT = [ROOT / "hub" / "jupyter_hds", ROOT / "quota" / "hds_quota",
            *(ROOT / "extensions").glob("*/hds_*")]  # fmt: skip
 RECORDS = ROOT / "extensions" / "records" / "hds_records"
 DOTTED = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)+$")
+NAME = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
 FILE_SUFFIXES = (".html", ".css", ".csv", ".json", ".jsonl", ".py", ".txt")
 # Calls whose first string argument is an action: the constructors and the emitters over them.
 EMITTERS = {"emit", "_emit", "Event", "new_event", "record", "refuse", "record_plain", "_failed"}
@@ -54,7 +55,8 @@ def emitted_in_product():
             first = node.args[0] if node.args else None
             if name in EMITTERS and isinstance(first, ast.Constant | ast.IfExp):
                 for leaf in ast.walk(first):
-                    if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str):
+                    # Names only: a helper called `refuse` may take a message instead.
+                    if isinstance(leaf, ast.Constant) and NAME.match(str(leaf.value)):
                         yield leaf.value, f"{path.relative_to(ROOT)}:{node.lineno}"
 
 

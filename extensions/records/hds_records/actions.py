@@ -96,6 +96,8 @@ CATALOGUE: tuple[Action, ...] = (
     Action("server.open", ANSWERED, REQUEST_LOG, "someone opened a user's server (OAuth step)"),
     Action("service.open", ANSWERED, REQUEST_LOG, "someone opened a hub service (OAuth step)"),
     *(_api(method) for method in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")),
+    # Projects (the hosting team's New project form).
+    Action("project.create", DONE, HUB, "the hosting team created a project (New project form)"),
     # Servers' lives (JupyterHub's events, the project spawner).
     Action(
         "server.started",
@@ -144,6 +146,9 @@ CATALOGUE: tuple[Action, ...] = (
     # Dataset imports (hds dataset import).
     Action("dataset.import", ("succeeded", "failed"), COMMAND, "a dataset version was imported"),
     Action("dataset.import.refused", ("refused",), COMMAND, "an import was refused by its checks"),
+    # Backups (hds backup).
+    Action("backup.created", ("succeeded", "failed"), COMMAND, "a backup of the state was made"),
+    Action("backup.restored", DONE, COMMAND, "a backup was restored (in the restored record)"),
     # The output airlock.
     Action("airlock.requested", ANSWERED, HUB, "a researcher asked for files to be released"),
     Action("airlock.checked", ANSWERED, HUB, "the automatic checks ran on a release request"),
