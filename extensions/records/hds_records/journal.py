@@ -54,7 +54,7 @@ def append(
     fsync: bool = True,
     mode: int = 0o600,
     folder_mode: int = 0o700,
-    attempts: int = 20,
+    attempts: int = 100,
 ) -> None:
     """Append `lines` (each ending with a newline) to `path`; durable when this returns.
 
@@ -68,7 +68,7 @@ def append(
     if not data.endswith(b"\n"):
         raise ValueError("journal lines must each end with a newline")
     for _ in range(attempts):
-        fd = _open_for_append(path, mode, folder_mode)
+        fd, created = _open_for_append(path, mode, folder_mode)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if not _still_at(path, fd):
@@ -79,9 +79,11 @@ def append(
             _write_all(fd, data)
             if fsync:
                 os.fsync(fd)
-            return
         finally:
             os.close(fd)
+        if created and fsync:
+            fsync_dir(path.parent)  # the new file's name is durable too
+        return
     raise OSError(errno.EAGAIN, f"could not append to {path}: it keeps being replaced")
 
 
@@ -138,16 +140,18 @@ def read(path: Path | str, *, wait_for_writers: bool = True) -> Lines:
     return Lines(complete.split(b"\n") if newline else [], torn)
 
 
-def _open_for_append(path: Path, mode: int, folder_mode: int) -> int:
+def _open_for_append(path: Path, mode: int, folder_mode: int) -> tuple[int, bool]:
+    """An open descriptor on the regular file at `path`, and whether it was just created."""
+    created = False
     try:
         fd = os.open(path, OPEN_FLAGS)
-    except FileNotFoundError:  # the first line ever, or the folder was removed
+    except FileNotFoundError:  # the first line ever, the folder was removed, or it was claimed
         _make_folders(path.parent, folder_mode)
         try:
             fd = os.open(path, OPEN_FLAGS | os.O_CREAT, mode)
         except OSError as error:
             raise _explained(path, error) from None
-        fsync_dir(path.parent)
+        created = True
     except OSError as error:
         raise _explained(path, error) from None
     try:
@@ -155,7 +159,7 @@ def _open_for_append(path: Path, mode: int, folder_mode: int) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, created
 
 
 def _make_folders(folder: Path, mode: int) -> None:
