@@ -44,6 +44,7 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff format --check hub quota extensions images tests
 	# The policy modules; spawner and handler glue is mostly traitlets that mypy cannot follow.
 	$(BIN)/mypy quota/hds_quota hub/jupyter_hds/policy hub/jupyter_hds/datasets hub/jupyter_hds/airlock/{store,freeze,checks,desk,preview,cli}.py hub/jupyter_hds/{deployment,settings,hubconfig,events,configdir}.py hub/jupyter_hds/projects/{storage,hardening,networks,firewall,guard,quota}.py hub/jupyter_hds/sharing/revocation.py hub/jupyter_hds/audit hub/jupyter_hds/backup hub/jupyter_hds/operations
+	$(BIN)/mypy extensions/records/hds_records
 
 lock: venv ## recompile the pinned requirements after editing a requirements*.in file
 	# Resolved for Debian 12's Python (3.11.2), the oldest Python the hub and the image run on.

@@ -103,7 +103,7 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     assert changes == [
         ("group.create", "cohort-b", "admin"),
         ("group.properties", "cohort-b", "admin"),
-        ("api.put", "/hub/api/hds/users/frank", "admin"),
+        ("user.create", "frank", "admin"),
         ("group.members.add", "auditors", "admin"),
     ]
     assert found[-1]["details"]["body"] == {"users": ["frank"]}

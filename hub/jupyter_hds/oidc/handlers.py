@@ -13,6 +13,7 @@ from tornado.escape import xhtml_escape
 from tornado.httputil import url_concat
 
 from .. import events
+from ..audit.hub import client_address
 from .errors import LoginError
 from .tokens import login_nonce
 
@@ -25,7 +26,7 @@ class LoginFailurePage(BaseHandler):
             "login.failed",
             actor=error.actor or "anonymous",
             outcome="failed",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"reason": error.failure, "detail": error.detail, "provider": self.issuer},
         )
         self.log.warning("Login failed (%s): %s", error.failure, error.detail)
@@ -86,7 +87,7 @@ class OIDCCallbackHandler(LoginFailurePage, OAuthCallbackHandler):
             "login",
             actor=user.name,
             outcome="succeeded",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={
                 "provider": self.issuer,
                 "acr": auth_state.get("id_token_claims", {}).get("acr"),
@@ -136,7 +137,7 @@ class OIDCLogoutHandler(OAuthLogoutHandler):
             "logout",
             actor=user.name,
             outcome="succeeded",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"provider_logout": bool(self._provider_logout_url)},
         )
 

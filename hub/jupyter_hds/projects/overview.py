@@ -24,6 +24,7 @@ from hds_quota.usage import Month, Usage, gib
 from hds_quota.volumes import ProjectVolumes, StorageError
 
 from .. import events
+from ..audit.hub import client_address
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
@@ -196,7 +197,7 @@ class NewProjectHandler(ProjectsPage):
             outcome="succeeded",
             project=name,
             target=name,
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"properties": properties, "members": members},
         )
         self.redirect(f"{self.hub.base_url}hds/projects?created={name}")
