@@ -1,7 +1,14 @@
-"""`make up`'s stack for browser tests: scripts/up.sh (demo provider, demo project, hub) on free ports."""
+"""`make up`'s stack for browser tests: scripts/up.sh (demo provider, demo project, hub) on free ports.
+
+As `make up` does, the proxy listens on 127.0.0.1 and people open the hub by its loopback name,
+`http://hub.localhost:<port>` (`url`), with user servers on its subdomains. Chromium resolves
+`*.localhost` itself; this process does inside `support.collaboration.loopback_subdomains()`,
+which the browser tier's `stack` fixture holds open.
+"""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from textwrap import dedent
 
@@ -11,6 +18,11 @@ from .hub import ROOT, SERVICE, SERVICE_SCOPES, RealHub, free_port
 
 class DemoStack(RealHub):
     """The very script `make up` runs, with the demo config, moved to free ports and a test prefix."""
+
+    def __init__(self, state_dir: Path):
+        super().__init__(state_dir)
+        self.bind = self.url  # where the proxy listens
+        self.url = f"http://hub.localhost:{self.port}"  # what people open
 
     def write_config(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -37,11 +49,19 @@ class DemoStack(RealHub):
     def environment(self) -> dict[str, str]:
         return {
             **super().environment(),
-            "HDS_PUBLIC_URL": self.url,
+            "HDS_PUBLIC_URL": self.bind,
+            "HDS_HUB_URL": self.url,
             "HDS_DEMO_OIDC_PORT": str(self.provider_port),
         }
 
     def start(self, timeout: float = 120) -> DemoStack:
+        try:
+            socket.getaddrinfo("hub.localhost", self.port)
+        except socket.gaierror:
+            raise RuntimeError(
+                "DemoStack is reached at hub.localhost: start it inside "
+                "support.collaboration.loopback_subdomains()"
+            ) from None
         self.provider_port = free_port()
         super().start(timeout)
         return self
