@@ -205,8 +205,8 @@ class ProjectSpawnerMixin(HasTraits):
         return self._steps_changed
 
     async def progress(self):
-        """The steps of the start so far, then each next one until it ends (JupyterHub stops
-        listening when the start finishes, and shows the server answering itself)."""
+        """The steps of the start so far, then each next one until the start is over (then
+        JupyterHub shows the server answering, through `progress_ready_hook`)."""
         sent = 0
         while True:
             changed = self._step_event()
@@ -215,7 +215,12 @@ class ProjectSpawnerMixin(HasTraits):
                 percent, sentence = steps[sent]
                 sent += 1
                 yield {"progress": percent, "message": self.reader.translate(sentence(self.reader))}
-            await changed.wait()
+            if self.pending != "spawn":
+                return
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=1)
+            except TimeoutError:
+                continue
 
     async def run_post_stop_hook(self):
         # Runs after every stop, including a failed or refused start and a crash.
