@@ -22,6 +22,7 @@ NOTEBOOK = "together.ipynb"
 
 def new_notebook(page: Page) -> None:
     """The owner makes a notebook in ~/work with one line, saved as NOTEBOOK."""
+    expect(page.locator(".jp-BreadCrumbs")).to_contain_text("work")  # her space, writable
     page.get_by_title("New Launcher").or_(
         page.locator('[data-command="launcher:create"]')
     ).first.click()

@@ -87,7 +87,11 @@ def test_a_french_researcher_accepts_the_terms_and_sees_her_usage(stack, chromiu
     page.locator(".lm-Menu-itemLabel", has_text="Language").click()
     page.locator(".lm-Menu-itemLabel", has_text="French").click()
     page.locator(".jp-Dialog-button", has_text="Change and reload").click()
-    expect(page.locator(".lm-MenuBar-itemLabel", has_text="Fichier")).to_be_visible(timeout=120_000)
+    french_menu = page.locator(".lm-MenuBar-itemLabel", has_text="Fichier")
+    expect(french_menu).to_be_visible(timeout=120_000)
+    french_menu.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Nouveau lanceur").click()
+    expect(page.locator(".jp-Launcher-sectionTitle").first).to_be_visible()
     shoot(page, "researcher-fr-3-jupyterlab-in-french")
 
     page.goto("/hub/home")
