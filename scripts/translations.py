@@ -63,8 +63,9 @@ def read(path: Path, language: str) -> Catalog:
 def write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as stream:
-        write_po(stream, catalog, width=100, omit_header=False, ignore_obsolete=True,
-                 sort_output=True)  # fmt: skip
+        # File names without line numbers: moving a message does not change the catalogue.
+        write_po(stream, catalog, width=100, ignore_obsolete=True, sort_output=True,
+                 include_lineno=False)  # fmt: skip
 
 
 def compiled(catalog: Catalog) -> bytes:
