@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .projects import Project, ProjectRules, expiry, is_project
+from .projects import BadProperty, Project, ProjectRules, expiry, is_project
 from .refusal import Refused
 from .text import Text
 
@@ -64,7 +64,7 @@ def check_access(person: str | None, project: str, facts: ProjectFacts | None, t
         )  # fmt: skip
     try:
         ends = expiry(facts.properties)
-    except ValueError as error:
+    except BadProperty as error:
         raise Refused(
             "invalid-project", Text("project {project} has an unreadable end date",
                                     project=project),
