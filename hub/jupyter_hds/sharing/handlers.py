@@ -25,6 +25,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from .. import events, i18n
+from ..audit.hub import client_address
 from ..policy.access import ProjectFacts
 from ..policy.projects import is_project
 from ..policy.refusal import Refused
@@ -162,7 +163,7 @@ class SharingMixin:
             outcome=outcome,
             project=request.project,
             target=f"{request.owner}/{request.project}",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={**recipient, **details},
         )
 

@@ -9,6 +9,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from .. import events
+from ..audit.hub import client_address
 from .check import PAGE, TermsInForce
 
 # Raw HTML in the operator's Markdown is shown as text: the page runs on the hub's origin.
@@ -60,7 +61,7 @@ class TermsHandler(BaseHandler):
             actor=user,
             outcome="succeeded",
             target=f"terms {terms.version}",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"version": terms.version, "sha256": terms.sha256},
         )
         self.redirect(self.next_url())
