@@ -181,10 +181,10 @@ class ProjectSpawnerMixin(HasTraits):
         """The refusal as JupyterHub shows it, in the language of the person who asked."""
         message = self.reader.translate(refused)
         html = escape(message)
-        if refused.reason == "terms-not-accepted":  # the address, as a link
+        if refused.reason == "terms-not-accepted":  # the address as a link, not as text
+            why = escape(self.reader.translate(refused.message_text))
             link = escape(self.reader.gettext("Read the terms of use"))
-            html = escape(self.reader.translate(refused.message_text))
-            html = f'{html} <a href="{escape(self.terms_url)}" id="hds-terms-link">{link}</a>'
+            html = f'{why} <a href="{escape(self.terms_url)}" id="hds-terms-link">{link}</a>'
         return SpawnException(
             message, reason=refused.reason, status_code=refused.status, message_html=html,
             log_message=str(refused),
