@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from support.browser import close_contexts, launched_chromium, screenshot_failure
-from support.collaboration import loopback_subdomains
 from support.demo_stack import DemoStack
 
 
@@ -13,11 +12,9 @@ from support.demo_stack import DemoStack
 # keeps an event loop running while it is open) is closed before the async tiers run.
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, docker_client):
-    # People open the demo at hub.localhost, as `make up` serves it: this process too.
-    with loopback_subdomains():
-        stack = DemoStack(tmp_path_factory.mktemp("demo-stack")).start()
-        yield stack
-        stack.stop()
+    stack = DemoStack(tmp_path_factory.mktemp("demo-stack")).start()
+    yield stack
+    stack.stop()
 
 
 @pytest.fixture(scope="module")

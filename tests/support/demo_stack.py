@@ -2,16 +2,17 @@
 
 As `make up` does, the proxy listens on 127.0.0.1 and people open the hub by its loopback name,
 `http://hub.localhost:<port>` (`url`), with user servers on its subdomains. Chromium resolves
-`*.localhost` itself; this process does inside `support.collaboration.loopback_subdomains()`,
-which the browser tier's `stack` fixture holds open.
+`*.localhost` itself; this process does from `start()` to `stop()`
+(`support.collaboration.loopback_subdomains()`).
 """
 
 from __future__ import annotations
 
-import socket
+import contextlib
 from pathlib import Path
 from textwrap import dedent
 
+from .collaboration import loopback_subdomains
 from .docker_engine import RUN_PREFIX
 from .hub import ROOT, SERVICE, SERVICE_SCOPES, RealHub, free_port
 
@@ -55,16 +56,22 @@ class DemoStack(RealHub):
         }
 
     def start(self, timeout: float = 120) -> DemoStack:
-        try:
-            socket.getaddrinfo("hub.localhost", self.port)
-        except socket.gaierror:
-            raise RuntimeError(
-                "DemoStack is reached at hub.localhost: start it inside "
-                "support.collaboration.loopback_subdomains()"
-            ) from None
+        self.resolving = contextlib.ExitStack()
+        self.resolving.enter_context(loopback_subdomains())
         self.provider_port = free_port()
-        super().start(timeout)
+        try:
+            super().start(timeout)
+        except BaseException:
+            self.resolving.close()
+            raise
         return self
+
+    def stop(self, timeout: float = 60, unmount: bool = True) -> None:
+        try:
+            super().stop(timeout, unmount)
+        finally:
+            if getattr(self, "resolving", None) is not None:
+                self.resolving.close()
 
     @property
     def provider_url(self) -> str:
