@@ -8,7 +8,7 @@ import time
 import pytest
 
 from support.docker_engine import RUN_PREFIX
-from support.hub import RealHub, make_dataset, make_project
+from support.hub import RealHub, make_project
 
 pytestmark = pytest.mark.docker
 
@@ -32,7 +32,6 @@ c.Quotas.idle_check_interval = 3
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker_client):
     hub = RealHub(tmp_path_factory.mktemp("quota"), extra_config=EXTRA_CONFIG).start()
-    make_dataset(hub, "cohort")
     yield hub
     hub.stop()
 
@@ -79,7 +78,7 @@ FREE = "import os; s = os.statvfs('{path}'); print(s.f_blocks * s.f_frsize)"
 
 
 def test_memory_limit_kills_an_allocation_beyond_it(hub, docker_client):
-    make_project(hub, "mem", ["ann"], plan="small", dataset="cohort")
+    make_project(hub, "mem", ["ann"], plan="small")
     box = running(hub, docker_client, "ann", "mem")
     assert box.attrs["HostConfig"]["Memory"] == 256 * M
     assert box.attrs["HostConfig"]["MemorySwap"] == 256 * M
@@ -93,7 +92,7 @@ def test_memory_limit_kills_an_allocation_beyond_it(hub, docker_client):
 
 
 def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, docker_client):
-    make_project(hub, "disk", ["bea", "cal"], plan="small", dataset="cohort")
+    make_project(hub, "disk", ["bea", "cal"], plan="small")
     box = running(hub, docker_client, "bea", "disk")
     assert int(run_in(box, FREE.format(path="/home/jovyan/work"))[1]) < 64 * M
     code, kept = run_in(box, WRITE.format(path="/home/jovyan/work/kept.bin", size=40 * M))
@@ -105,7 +104,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
     stop(hub, "bea", "disk")
 
     assert hub.api("PUT", "/groups/disk/properties",
-                   json={"plan": "roomy", "dataset": "cohort"}).status_code == 200  # fmt: skip
+                   json={"plan": "roomy", "dataset": "disk"}).status_code == 200  # fmt: skip
     box = running(hub, docker_client, "bea", "disk")
     assert 64 * M < int(run_in(box, FREE.format(path="/home/jovyan/work"))[1]) < 128 * M
     assert run_in(box, DIGEST.format(path="/home/jovyan/work/kept.bin"))[1] == kept
@@ -118,7 +117,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
 
     # Back to the small plan: 80 MiB of files do not fit 64 MiB, so no server starts.
     assert hub.api("PUT", "/groups/disk/properties",
-                   json={"plan": "small", "dataset": "cohort"}).status_code == 200  # fmt: skip
+                   json={"plan": "small", "dataset": "disk"}).status_code == 200  # fmt: skip
     refused = start(hub, "cal", "disk")
     assert refused.status_code == 403
     assert refused.json()["message"] == (
@@ -129,7 +128,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
 
 
 def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_client):
-    make_project(hub, "meter", ["dan"], plan="metered", dataset="cohort")
+    make_project(hub, "meter", ["dan"], plan="metered")
     running(hub, docker_client, "dan", "meter")
     started = time.monotonic()
     hub.wait_for_server("dan", "meter", ready=False, timeout=90)
@@ -145,7 +144,7 @@ def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_c
 
 
 def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
-    make_project(hub, "pair", ["eve", "fox"], plan="small", dataset="cohort")
+    make_project(hub, "pair", ["eve", "fox"], plan="small")
     running(hub, docker_client, "eve", "pair")
     refused = start(hub, "fox", "pair")
     assert refused.status_code == 403
@@ -158,7 +157,7 @@ def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
 
 
 def test_members_beyond_the_plan_are_refused_when_added(hub):
-    make_project(hub, "crowd", ["gil", "hal", "ida"], plan="small", dataset="cohort")
+    make_project(hub, "crowd", ["gil", "hal", "ida"], plan="small")
     hub.api("POST", "/users/jay")
     refused = hub.api("POST", "/groups/crowd/users", json={"users": ["jay"]})
     assert refused.status_code == 400
@@ -170,8 +169,8 @@ def test_members_beyond_the_plan_are_refused_when_added(hub):
 
 
 def test_idle_servers_are_culled_after_their_plans_timeout(hub, docker_client):
-    make_project(hub, "brief", ["kay"], plan="brief", dataset="cohort")
-    make_project(hub, "long", ["kay"], plan="roomy", dataset="cohort")
+    make_project(hub, "brief", ["kay"], plan="brief")
+    make_project(hub, "long", ["kay"], plan="roomy")
     running(hub, docker_client, "kay", "brief")
     running(hub, docker_client, "kay", "long")
     hub.wait_for_server("kay", "brief", ready=False, timeout=90)
