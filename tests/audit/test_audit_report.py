@@ -234,7 +234,7 @@ def test_reads_at_night(record, case_id, hours, utc_times, nights):
     """Reads on 10 June (UTC); one anomaly per person and night, named by its evening."""
     events = [read("alice", "a.csv", f"2025-06-10T{hhmm}:00Z") for hhmm in utc_times]
     report = report_of(record, events, working_hours=hours)
-    found = [(a.count, a.text.rsplit(" ", 1)[-1]) for a in report.anomalies]
+    found = [(a.count, a.text.split("night from ")[1][:10]) for a in report.anomalies]
     assert found == nights
     assert report.reads[0].night == sum(count for count, _ in nights)
 

@@ -358,27 +358,25 @@ class _Builder:
     def run(self) -> Report:
         try:
             self._load()
+            # Times come back as the zone's (DuckDB converts them faster than Python does).
+            self.db.execute(f"SET TimeZone = '{self.rules.time_zone}'")
+            self.db.execute("CREATE TEMP MACRO here(t) AS timezone('UTC', t)")
             reads, new_files = self._reads()
             refusals, refusal_bursts = self._refusals()
-            report = Report(
+            releases = self._releases()
+            anomalies = sorted(new_files + refusal_bursts + self._nights(),
+                               key=lambda a: (a.first, a.person, a.rule))  # fmt: skip
+            return Report(
                 project=self.project, month=self.month, time_zone=self.rules.time_zone,
                 generated=self.now.astimezone(self.zone), rules=self.rules.explain(),
-                people=[], reads=reads, refusals=refusals, releases=self._releases(),
-                sessions=self._sessions(),
-                anomalies=sorted(new_files + refusal_bursts + self._nights(),
-                                 key=lambda a: (a.first, a.person, a.rule)),
+                people=self._people(releases, anomalies), reads=reads, refusals=refusals,
+                releases=releases, sessions=self._sessions(), anomalies=anomalies,
             )  # fmt: skip
-            report.people.extend(_people(report, self._opens()))
-            return report
         finally:
             self.db.close()
 
     def _sql(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.db.execute(sql, params or []).fetchall()
-
-    def _local(self, moment: datetime) -> datetime:
-        """A naive UTC time from DuckDB, in the report's zone."""
-        return moment.replace(tzinfo=UTC).astimezone(self.zone)
 
     def _load(self) -> None:
         """Two scans of the record: the month (`m`) and the project's past before it (`h`)."""
@@ -462,19 +460,17 @@ class _Builder:
                               self.rules.new_files_minutes)  # fmt: skip
         rows = self._sql("""
             SELECT r.person, r.file, count(*), count(*) FILTER (WHERE NOT r.working),
-                   min(r.ts), max(r.ts), any_value(f.ts)
+                   here(min(r.ts)), here(max(r.ts)), here(any_value(f.ts))
             FROM reads r LEFT JOIN firsts f ON f.person = r.person AND f.file = r.file
             GROUP BY ALL ORDER BY r.person, r.file
         """)
         reads = [
-            FileReads(
-                person, file, count, night, self._local(first), self._local(last),
-                new=new is not None, in_burst=new is not None and _within(bursts, person, new),
-            )
+            FileReads(person, file, count, night, first, last, new=new is not None,
+                      in_burst=new is not None and _within(bursts, person, new))
             for person, file, count, night, first, last, new in rows
         ]  # fmt: skip
         anomalies = [
-            Anomaly(person, "new-files", self._local(lo), self._local(hi), count,
+            Anomaly(person, "new-files", lo, hi, count,
                     f"{count} files never opened before, within {_span(hi - lo)}")
             for person, lo, hi, count in _flatten(bursts)
         ]  # fmt: skip
@@ -485,12 +481,13 @@ class _Builder:
         _, work_end = self.rules.hours()
         rows = self._sql("""
             SELECT person, CAST(local - to_minutes(?) AS DATE) AS night, count(*),
-                   count(DISTINCT file), min(ts), max(ts)
+                   count(DISTINCT file), here(min(ts)), here(max(ts))
             FROM reads WHERE NOT working GROUP BY ALL ORDER BY 5
         """, [work_end])  # fmt: skip
         return [
-            Anomaly(person, "night-reads", self._local(first), self._local(last), count,
-                    f"{count} read(s) of {files} file(s) in the night of {night:%Y-%m-%d}")
+            Anomaly(person, "night-reads", first, last, count,
+                    f"{count} read(s) of {files} file(s) in the night from {night:%Y-%m-%d} "
+                    f"to {night + timedelta(days=1):%Y-%m-%d}")
             for person, night, count, files, first, last in rows
         ]  # fmt: skip
 
@@ -502,17 +499,17 @@ class _Builder:
             self.rules.refusal_burst, self.rules.refusal_burst_minutes, [list(OUTWARD)],
         )  # fmt: skip
         rows = self._sql("""
-            SELECT seq, coalesce(person, actor), ts, action, target,
+            SELECT seq, coalesce(person, actor), here(ts), action, target,
                    CASE WHEN json_valid(details) THEN json_extract_string(details, '$.reason') END
             FROM m WHERE outcome = 'refused' ORDER BY ts, seq
         """)
         refusals = [
-            Refusal(seq, person, self._local(ts), action, target, reason,
+            Refusal(seq, person, ts, action, target, reason,
                     action in OUTWARD and _within(bursts, person, ts))
             for seq, person, ts, action, target, reason in rows
         ]  # fmt: skip
         anomalies = [
-            Anomaly(person, "refusal-burst", self._local(lo), self._local(hi), count,
+            Anomaly(person, "refusal-burst", lo, hi, count,
                     f"{count} refused attempts to take data out within {_span(hi - lo)}")
             for person, lo, hi, count in _flatten(bursts)
         ]  # fmt: skip
@@ -543,7 +540,7 @@ class _Builder:
                     SELECT *, sum(fresh) OVER (PARTITION BY person ORDER BY hi
                         ROWS UNBOUNDED PRECEDING) AS island FROM marked)
                 GROUP BY person, island)
-            SELECT i.person, min(ev.ts), max(ev.ts), count(*)
+            SELECT i.person, here(min(ev.ts)), here(max(ev.ts)), count(*)
             FROM islands i JOIN ev ON ev.person = i.person AND ev.ts BETWEEN i.lo AND i.hi
             GROUP BY i.person, i.lo ORDER BY 2
         """, [*(params or []), minutes, minutes, least])  # noqa: S608 (the caller's fixed SQL)  # fmt: skip
@@ -552,10 +549,13 @@ class _Builder:
             found[person].append((first, last, count))
         return found
 
-    def _sessions(self) -> list[Session]:
-        """Each server's runs: a start to the next stop or exit (or the next start, or now)."""
+    def _load_sessions(self) -> None:
+        """The month's runs of each server: a start to the next stop or exit, else to the
+        next start or the month's end (or now); a server running when the month began
+        counts from its first instant."""
         start, cutoff = _naive(self.start), _naive(self.cutoff)
-        rows = self._sql("""
+        self._sql("""
+            CREATE TEMP TABLE sessions AS
             WITH open_at_start AS (
                 SELECT target FROM h WHERE action IN ('server.started', 'server.stopped',
                     'server.exited')
@@ -577,34 +577,68 @@ class _Builder:
                 SELECT person, server, k, min(ts) FILTER (WHERE opening) AS started,
                        bool_or(before) AS before, min(ts) FILTER (WHERE NOT opening) AS ended,
                        arg_min(action || ':' || outcome, ts) FILTER (WHERE NOT opening) AS how
-                FROM numbered GROUP BY ALL)
-            SELECT person, server, coalesce(started, ?), started IS NULL OR before,
-                   coalesce(ended, lead(started) OVER (PARTITION BY server ORDER BY k), ?),
-                   how
-            FROM runs ORDER BY 3, 2
-        """, [start, start, cutoff])  # fmt: skip
+                FROM numbered GROUP BY ALL),
+            bounded AS (
+                SELECT person, server, coalesce(started, ?) AS started,
+                       started IS NULL OR before AS before,
+                       least(coalesce(ended, lead(started) OVER (PARTITION BY server ORDER BY k),
+                                      ?), ?) AS ended, how
+                FROM runs)
+            SELECT *, date_diff('second', started, ended) AS seconds FROM bounded
+        """, [start, start, cutoff, cutoff])  # fmt: skip
+
+    def _sessions(self) -> list[Session]:
+        rows = self._sql("""
+            SELECT person, server, here(started), before, here(ended), how FROM sessions
+            ORDER BY started, server
+        """)
         return [
-            Session(
-                person,
-                server,
-                self._local(began),
-                self._local(min(ended, cutoff)),
-                bool(before),
-                _ending(how),
-            )  # fmt: skip
+            Session(person, server, began, ended, before, _ending(how))
             for person, server, began, before, ended, how in rows
         ]
 
-    def _opens(self) -> dict[str, int]:
+    def _people(self, releases: list[Release], anomalies: list[Anomaly]) -> list[Person]:
+        """Each person's figures: reads, refusals, sessions and opens by DuckDB; release
+        steps and anomalies from the report's short lists."""
+        self._load_sessions()
         rows = self._sql("""
-            SELECT person, count(*) FROM m
-            WHERE action = 'server.open' AND outcome = 'succeeded' GROUP BY ALL
+            WITH r AS (SELECT person, count(*) AS reads, count(DISTINCT file) AS files,
+                              here(min(ts)) AS first, here(max(ts)) AS last
+                       FROM reads GROUP BY person),
+            f AS (SELECT coalesce(person, actor) AS person, count(*) AS refusals FROM m
+                  WHERE outcome = 'refused' GROUP BY 1),
+            s AS (SELECT person, count(*) AS sessions, sum(seconds) AS seconds FROM sessions
+                  GROUP BY person),
+            o AS (SELECT person, count(*) AS opens FROM m
+                  WHERE action = 'server.open' AND outcome = 'succeeded' GROUP BY person),
+            everyone AS (SELECT person FROM r UNION SELECT person FROM f
+                         UNION SELECT person FROM s UNION SELECT person FROM o)
+            SELECT e.person, coalesce(reads, 0), coalesce(files, 0), first, last,
+                   coalesce(refusals, 0), coalesce(sessions, 0), coalesce(seconds, 0),
+                   coalesce(opens, 0)
+            FROM everyone e LEFT JOIN r USING (person) LEFT JOIN f USING (person)
+                LEFT JOIN s USING (person) LEFT JOIN o USING (person)
+            WHERE e.person IS NOT NULL
         """)
-        return dict(rows)
+        people = {
+            name: Person(name, reads, files, first, last, refusals, sessions=sessions,
+                         session_seconds=int(seconds), opens=opens)
+            for name, reads, files, first, last, refusals, sessions, seconds, opens in rows
+        }  # fmt: skip
+        for release in releases:
+            if release.person and release.outcome == "succeeded":
+                step = release.action.removeprefix("airlock.")
+                found = people.setdefault(release.person, Person(release.person)).releases
+                found[step] = found.get(step, 0) + 1
+        for anomaly in anomalies:
+            flagged = people.setdefault(anomaly.person, Person(anomaly.person)).anomalies
+            if anomaly.rule not in flagged:
+                flagged.append(anomaly.rule)
+        return sorted(people.values(), key=lambda p: (not p.anomalies, p.name))
 
     def _releases(self) -> list[Release]:
         rows = self._sql("""
-            SELECT seq, ts, person, action, outcome, target, details FROM m
+            SELECT seq, here(ts), person, action, outcome, target, details FROM m
             WHERE starts_with(action, 'airlock.') ORDER BY ts, seq
         """)
         requesters = dict(
@@ -617,7 +651,7 @@ class _Builder:
         return [
             Release(
                 seq,
-                self._local(ts),
+                ts,
                 person or requesters.get(request),
                 action,
                 outcome,
@@ -704,37 +738,6 @@ def _release_summary(details: str | None) -> str:
         if found.get(key):
             parts.append(f"{key}: {found[key]}")
     return "; ".join(parts)
-
-
-def _people(report: Report, opens: dict[str, int]) -> list[Person]:
-    """Each person's figures, from the report's lists."""
-    people: dict[str, Person] = {}
-
-    def of(name: str) -> Person:
-        return people.setdefault(name, Person(name))
-
-    for read in report.reads:
-        person = of(read.person)
-        person.reads += read.reads
-        person.files += 1
-        person.first_read = min(filter(None, (person.first_read, read.first)))
-        person.last_read = max(filter(None, (person.last_read, read.last)))
-    for refusal in report.refusals:
-        of(refusal.person).refusals += 1
-    for release in report.releases:
-        if release.person and release.outcome == "succeeded":
-            step = release.action.removeprefix("airlock.")
-            of(release.person).releases[step] = of(release.person).releases.get(step, 0) + 1
-    for session in report.sessions:
-        of(session.person).sessions += 1
-        of(session.person).session_seconds += session.seconds
-    for name, count in opens.items():
-        if name:
-            of(name).opens = count
-    for anomaly in report.anomalies:
-        if anomaly.rule not in of(anomaly.person).anomalies:
-            of(anomaly.person).anomalies.append(anomaly.rule)
-    return sorted(people.values(), key=lambda p: (not p.anomalies, p.name))
 
 
 def duration(seconds: int) -> str:
