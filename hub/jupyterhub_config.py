@@ -9,6 +9,7 @@ from jupyter_hds import branding, data_guard, i18n, origins, settings
 from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.configdir import operator_config
+from jupyter_hds.datasets import config as datasets
 from jupyter_hds.deployment import Deployment
 from jupyter_hds.oidc import config as login
 from jupyter_hds.projects import config as projects
@@ -28,7 +29,8 @@ c.JupyterHub.cookie_secret_file = str(deployment.state / "jupyterhub_cookie_secr
 c.ConfigurableHTTPProxy.pid_file = str(deployment.state / "jupyterhub-proxy.pid")
 
 SUBSYSTEMS = (
-    projects, data_guard, login, audit, usage, sharing, airlock, terms, i18n, branding, origins,
+    projects, datasets, data_guard, login, audit, usage, sharing, airlock, terms, i18n, branding,
+    origins,
 )  # fmt: skip
 for subsystem in SUBSYSTEMS:
     subsystem.configure(c, deployment)

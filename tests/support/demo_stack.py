@@ -9,6 +9,7 @@ As `make up` does, the proxy listens on 127.0.0.1 and people open the hub by its
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from textwrap import dedent
 
@@ -61,10 +62,23 @@ class DemoStack(RealHub):
         self.provider_port = free_port()
         try:
             super().start(timeout)
+            self.wait_for_demo_dataset(timeout)
         except BaseException:
-            self.resolving.close()
+            self.stop()
             raise
         return self
+
+    def wait_for_demo_dataset(self, timeout: float) -> None:
+        """up.sh imports the demo dataset once the hub answers, then names it in the project."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            group = self.api("GET", "/groups/demo-cohort").json()
+            if (group.get("properties") or {}).get("dataset"):
+                return
+            if self.process is not None and self.process.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise TimeoutError(f"the demo project has no dataset yet:\n{self.log()}")
 
     def stop(self, timeout: float = 60, unmount: bool = True) -> None:
         try:

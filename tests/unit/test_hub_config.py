@@ -14,6 +14,7 @@ from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.audit import pages as audit_pages
 from jupyter_hds.audit import service as audit_service
+from jupyter_hds.datasets import config as datasets
 from jupyter_hds.deployment import Deployment
 from jupyter_hds.oidc import config as login
 from jupyter_hds.projects import config as projects
@@ -24,7 +25,7 @@ from jupyter_hds.usage import pages as usage_pages
 from jupyter_hds.usage import service as usage_service
 
 PAGE = Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_config.py"
-SUBSYSTEMS = [projects, login, audit, usage, sharing, airlock, terms, i18n, branding, origins]
+SUBSYSTEMS = [projects, datasets, login, audit, usage, sharing, airlock, terms, i18n, branding, origins]
 
 
 @pytest.fixture

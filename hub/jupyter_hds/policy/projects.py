@@ -123,9 +123,11 @@ class ProjectRules:
     settings: ProjectSettings
     datasets_root: Path
 
-    def parse(self, name: str, properties: Mapping[str, Any]) -> Project:
+    def parse(self, name: str, properties: Mapping[str, Any], onboarding: bool = False) -> Project:
         """Check a project's properties; raise Refused naming every problem to fix.
 
+        `onboarding`: a project may be written without its `dataset` while its dataset is
+        imported (the import needs the project to exist); it cannot start until it has one.
         Whether the project is open today, and to whom, is `access.check_access`'s answer."""
         problems: list[Text] = []
         if not PROJECT_NAME.match(name):
@@ -141,7 +143,10 @@ class ProjectRules:
             problems.append(Text("remove unknown properties {unknown} (known: {known})",
                                  unknown=", ".join(unknown), known=known))  # fmt: skip
         plan = self._plan(properties, problems)
-        dataset, dataset_path, version = self._dataset(name, properties, problems)
+        if onboarding and not properties.get("dataset"):
+            dataset, dataset_path, version = "", Path(self.datasets_root) / "-none-", None
+        else:
+            dataset, dataset_path, version = self._dataset(name, properties, problems)
         image = self._image(properties, problems)
         expires = self._expires(properties, problems)
         if problems:
