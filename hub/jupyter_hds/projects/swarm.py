@@ -297,6 +297,8 @@ class ServiceHardening:
         """The project's binds (checked) and the in-memory scratch folders; nothing else."""
         kept = []
         for mount in mounts:
+            if mount.get("Type") == "tmpfs":
+                continue  # in memory, and replaced by the scratch folders below
             source = mount.get("Source", "")
             if (
                 mount.get("Type") != "bind"
