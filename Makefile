@@ -55,12 +55,13 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
 	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes)
+bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes; capacity)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 	$(BIN)/python tests/benchmarks/bench_usage.py
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 	$(BIN)/python tests/benchmarks/bench_import.py --rows 10000000
+	$(BIN)/python tests/benchmarks/bench_capacity.py --servers 20
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache extensions/*/node_modules
