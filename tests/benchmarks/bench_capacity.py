@@ -52,7 +52,16 @@ def spawn(hub: RealHub, user: str, project: str) -> float:
     response = hub.api("POST", f"/users/{user}/servers/{project}")
     if response.status_code not in (201, 202):
         raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-    hub.wait_for_server(user, project, timeout=900)
+    deadline = time.monotonic() + 900
+    while True:  # ready, or gone (a failed start removes the server), or too late
+        server = hub.api("GET", f"/users/{user}").json().get("servers", {}).get(project)
+        if not server:
+            raise RuntimeError(f"the start failed: {hub.log(tail=5)[-300:]}")
+        if server.get("ready"):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{user}/{project} not ready after 900 s")
+        time.sleep(0.5)
     url = f"{hub.url}/user/{user}/{project}/api/status"
     while not requests.get(url, headers={"Authorization": f"token {hub.token}"}, timeout=30).ok:
         time.sleep(0.1)

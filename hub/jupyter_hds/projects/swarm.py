@@ -84,12 +84,32 @@ def ensure_overlay_network(
             name, driver="overlay", internal=True, attachable=True, check_duplicate=True,
             options={"encrypted": "true"}, ipam=ipam, labels={MANAGED_LABEL: "true", **labels},
         )  # fmt: skip
-        network = api.inspect_network(created["Id"])
-    if not network.get("Internal") or "encrypted" not in (network.get("Options") or {}):
+        network = _settled(api, created["Id"])
+    if not _closed_overlay(network):
         raise RuntimeError(
-            f"Docker network {name!r} exists but is not an internal, encrypted overlay; remove "
-            f"it with `docker network rm {name}` and let Jupyter HDS create it"
+            f"Docker network {name!r} exists but is not an internal, encrypted overlay "
+            f"(driver {network.get('Driver')}, internal {network.get('Internal')}, options "
+            f"{network.get('Options')}); remove it with `docker network rm {name}` and let "
+            "Jupyter HDS create it"
         )
+    return network
+
+
+def _closed_overlay(network: dict[str, Any]) -> bool:
+    return (
+        network.get("Driver") == "overlay"
+        and bool(network.get("Internal"))
+        and "encrypted" in (network.get("Options") or {})
+    )
+
+
+def _settled(api: docker.APIClient, network_id: str, wait: float = 10) -> dict[str, Any]:
+    """A network just made, once the manager's inspect shows all of its settings."""
+    deadline = time.monotonic() + wait
+    network = api.inspect_network(network_id)
+    while not _closed_overlay(network) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        network = api.inspect_network(network_id)
     return network
 
 
