@@ -20,11 +20,13 @@ if [ -e /etc/docker/daemon.json ] && ! cmp -s /etc/docker/daemon.json "$here/dae
 fi
 install -m 0644 "$here/daemon.json" /etc/docker/daemon.json
 systemctl restart docker
-docker info --format '{{.SecurityOptions}}' | grep -q no-new-privileges
 # The images, built here from Debian packages and pinned wheels (no registry needed).
 make -C "$root" images
 docker image inspect jupyter-hds/node:bookworm >/dev/null 2>&1 ||
   docker build -q -t jupyter-hds/node:bookworm "$root/images/node"
+# Docker 20.10's `docker info` does not show it: a container does.
+docker run --rm jupyter-hds/base:bookworm grep -q "NoNewPrivs:.1" /proc/self/status ||
+  { echo "node: the engine did not take no-new-privileges from daemon.json" >&2; exit 1; }
 # The agent: volumes under the same state folder as on the hub.
 mkdir -p /var/lib/jupyter-hds
 sed "s|@ROOT@|$root|" "$here/jupyter-hds-node-agent.service" \
