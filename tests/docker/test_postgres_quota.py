@@ -1,8 +1,7 @@
 """Plan limits again, for real, with the hub's database on PostgreSQL.
 
 The limits that read the hub's database: servers running per project (counted from the
-spawners' rows), members (the group's size, checked when written), and storage with a plan
-change (the group's properties).
+spawners' rows) and members (the group's size, checked when written).
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ QUOTA_TESTS = Path(__file__).with_name("test_quota_limits.py")
 # after a slow spawn), so it stays a SQLite-only test until that bound counts from admission.
 NOT_ABOUT_THE_DATABASE = (
     "test_memory_limit_kills_an_allocation_beyond_it",
+    # The volume is ext4's; its plan change is a properties write the projects tests cover.
+    "test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it",
     "test_a_running_server_stops_when_the_projects_compute_runs_out",
     "test_idle_servers_are_culled_after_their_plans_timeout",
     "test_the_ledger_knows_every_start_and_stop",
