@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import database as database_cli
 from . import settings
 from .airlock import cli as airlock_cli
 from .audit import cli as audit_cli
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     airlock_cli.add_commands(commands)
     backup_cli.add_commands(commands)
     operations_cli.add_commands(commands)
+    database_cli.add_commands(commands)
     return parser
 
 

@@ -55,8 +55,16 @@ def free_port() -> int:
 class RealHub:
     """`jupyterhub -f hub/jupyterhub_config.py` on free ports, with an admin service token."""
 
-    def __init__(self, state_dir: Path, extra_config: str = "", env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        extra_config: str = "",
+        env: dict[str, str] | None = None,
+        db_url: str | None = None,
+    ):
+        """`db_url`: the hub's database (c.Deployment.db_url); None for SQLite in `state_dir`."""
         self.state_dir = state_dir
+        self.db_url = db_url
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.audit_port, self.usage_port = free_port(), free_port()
@@ -82,6 +90,7 @@ class RealHub:
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
             """)
+            + (f"c.Deployment.db_url = {self.db_url!r}\n" if self.db_url else "")
         )
         if self.extra_config:
             (self.config_dir / "50-test-extra.py").write_text(dedent(self.extra_config))

@@ -140,8 +140,7 @@ class ProjectSpawnerMixin(HasTraits):
         storage = ProjectStorage.for_member(
             self.deployment.projects, self.project.name, self.member_slug()
         )
-        settings = self.project_settings
-        await asyncio.to_thread(storage.ensure, settings.uid, settings.gid)
+        await self.prepare_storage(storage)
         used, month = await self.quota.meter.used(self.project.name)
         self.record_step("storage", volume=volume, used=used, month=month)
         self.apply_project(self.project, storage)
@@ -226,6 +225,12 @@ class ProjectSpawnerMixin(HasTraits):
         # Runs after every stop, including a failed or refused start and a crash.
         await self.quota.stopped(self.exit_reason)
         return await maybe_future(super().run_post_stop_hook())  # type: ignore[misc]
+
+    async def prepare_storage(self, storage: ProjectStorage) -> None:
+        """Make the member's folders in the project's volume, owned by the servers' ids (on
+        the hub's host; a spawner whose volumes live on other nodes has them made there)."""
+        settings = self.project_settings
+        await asyncio.to_thread(storage.ensure, settings.uid, settings.gid)
 
     def apply_project(self, project: Project, storage: ProjectStorage) -> None:
         """Set the spawner-class-specific settings (image, limits, mounts, network)."""
