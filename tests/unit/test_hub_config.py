@@ -25,7 +25,19 @@ from jupyter_hds.usage import pages as usage_pages
 from jupyter_hds.usage import service as usage_service
 
 PAGE = Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_config.py"
-SUBSYSTEMS = [projects, datasets, login, audit, usage, sharing, airlock, terms, i18n, branding, origins]
+SUBSYSTEMS = [
+    projects,
+    datasets,
+    login,
+    audit,
+    usage,
+    sharing,
+    airlock,
+    terms,
+    i18n,
+    branding,
+    origins,
+]
 
 
 @pytest.fixture
