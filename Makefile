@@ -60,6 +60,7 @@ bench: venv docker images ## benchmarks that print figures (spawn; audit and usa
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 	$(BIN)/python tests/benchmarks/bench_usage.py
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
+	$(BIN)/python tests/benchmarks/bench_stops.py
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache
