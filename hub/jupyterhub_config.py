@@ -6,6 +6,7 @@ Operators never edit this file: they set values in *.py fragments of $HDS_CONFIG
 """
 
 from jupyter_hds import data_guard, settings
+from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.configdir import operator_config
 from jupyter_hds.deployment import Deployment
@@ -25,7 +26,7 @@ c.JupyterHub.db_url = deployment.db_url
 c.JupyterHub.cookie_secret_file = str(deployment.state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(deployment.state / "jupyterhub-proxy.pid")
 
-for subsystem in (projects, data_guard, login, audit, usage, sharing):
+for subsystem in (projects, data_guard, login, audit, usage, sharing, airlock):
     subsystem.configure(c, deployment)
 
 c.merge(operator)

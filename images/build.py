@@ -17,7 +17,11 @@ BUILD = ROOT / "build"
 INPUTS_LABEL = "org.jupyter-hds.inputs"
 BASE_TAG = "jupyter-hds/base:bookworm"
 SINGLEUSER_TAG = os.environ.get("HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest")
-IGNORED = {"__pycache__", ".pytest_cache", "build", "dist", "node_modules", ".ipynb_checkpoints"}
+# Build artefacts, never inputs. "lib" and "labextension" are what a JupyterLab extension's
+# build makes from its sources (TypeScript output, the prebuilt extension).
+IGNORED = {"__pycache__", ".pytest_cache", "build", "dist", "node_modules", ".ipynb_checkpoints",
+           "lib", "labextension"}  # fmt: skip
+NPM = ("npm", "--no-audit", "--no-fund", "--loglevel=error")
 
 
 def log(message: str) -> None:
@@ -73,6 +77,36 @@ def extension_projects() -> list[Path]:
     return sorted(p.parent for p in (ROOT / "extensions").glob("*/pyproject.toml"))
 
 
+def build_labextension(project: Path) -> None:
+    """Build the JupyterLab extension of `project` (one with a package.json) into its package.
+
+    Installs exactly its package-lock.json from the npm registry (install scripts off; skipped
+    while node_modules matches the lock), then runs its `build` script. A wheel built without
+    the extension would ship a server half with no user interface: that stops the build.
+    """
+    lock = project / "package-lock.json"
+    if not lock.is_file():
+        raise SystemExit(f"images: {project.relative_to(ROOT)} has a package.json but no "
+                         "package-lock.json; run `npm install` there and commit the lock "
+                         "file")  # fmt: skip
+    stamp = project / "node_modules" / ".hds-lock-sha256"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
+    started = time.monotonic()
+    if not stamp.is_file() or stamp.read_text() != wanted:
+        log(f"installing the npm packages of {project.relative_to(ROOT)} (npm ci)")
+        run(*NPM, "ci", "--ignore-scripts", cwd=project)
+        stamp.write_text(wanted)
+    run(*NPM, "run", "--silent", "build", cwd=project, stdout=subprocess.DEVNULL)
+    meta = json.loads((project / "package.json").read_text())
+    built = project / meta["jupyterlab"]["outputDir"] / "package.json"
+    if not built.is_file() or "_build" not in json.loads(built.read_text())["jupyterlab"]:
+        raise SystemExit(f"images: the JupyterLab extension of {project.relative_to(ROOT)} "
+                         f"was not built ({built.relative_to(ROOT)} is missing or "
+                         "incomplete)")  # fmt: skip
+    log(f"built the JupyterLab extension of {project.relative_to(ROOT)} "
+        f"in {time.monotonic() - started:.0f} s")  # fmt: skip
+
+
 def ensure_base() -> str:
     """Return the base image to build on: $BASE_IMAGE if set, else one made by debootstrap."""
     wanted = os.environ.get("BASE_IMAGE")
@@ -113,6 +147,8 @@ def build_singleuser(force: bool) -> None:
     shutil.copytree(folder, stage, ignore=shutil.ignore_patterns(*IGNORED))
     stage_wheels(folder / "requirements.txt", BUILD / "wheels" / "singleuser", stage / "wheels")
     for project in projects:
+        if (project / "package.json").is_file():
+            build_labextension(project)
         run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
             stage / "wheels", project)  # fmt: skip
     build = subprocess.run(

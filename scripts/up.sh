@@ -14,15 +14,20 @@ secret_file() { [ -s "$1" ] || python3 -c "import secrets; print(secrets.token_h
 export JUPYTERHUB_CRYPT_KEY=$(secret_file "$state/jupyterhub_crypt_key")
 export HDS_DEMO_OIDC_CLIENT_SECRET=$(secret_file "$state/demo-oidc/client_secret")
 
-# The hub's public address (the shipped config reads the same variable).
+# Where the proxy listens (the shipped config reads the same variable), and the name people
+# open: user servers live on its subdomains (<user>.hub.localhost), each its own web origin, as
+# sharing a server for co-editing requires. Browsers resolve *.localhost to loopback themselves.
 export HDS_PUBLIC_URL=${HDS_PUBLIC_URL:-http://127.0.0.1:8000}
-hub=$HDS_PUBLIC_URL
+export HDS_HUB_URL=${HDS_HUB_URL:-http://hub.localhost:${HDS_PUBLIC_URL##*:}}
+hub=$HDS_HUB_URL
 port=${HDS_DEMO_OIDC_PORT:-8100}
 export HDS_DEMO_OIDC_ISSUER=http://127.0.0.1:$port
+# The provider sends people back to the address they came from: the hub's name, or loopback.
 cat >"$state/demo-oidc/clients.json" <<JSON
 [{"client_id": "jupyter-hds-demo", "client_secret": "$HDS_DEMO_OIDC_CLIENT_SECRET",
   "client_name": "Jupyter HDS (demo)",
-  "redirect_uris": ["$hub/hub/oauth_callback"], "post_logout_redirect_uris": ["$hub/hub/login"],
+  "redirect_uris": ["$hub/hub/oauth_callback", "$HDS_PUBLIC_URL/hub/oauth_callback"],
+  "post_logout_redirect_uris": ["$hub/hub/login", "$HDS_PUBLIC_URL/hub/login"],
   "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"]}]
 JSON
 
@@ -40,9 +45,10 @@ done
 
 cat <<MSG
 
-  Jupyter HDS is starting on $hub
+  Jupyter HDS is starting on $hub (user servers on its subdomains; a browser resolves
+  *.localhost itself, other tools need "127.0.0.1 hub.localhost <user>.hub.localhost" in /etc/hosts)
   Log in with the demo identity provider ($HDS_DEMO_OIDC_ISSUER), user name / password:
-    researcher / researcher-demo     researcher2 / researcher2-demo
+    researcher / researcher-demo     researcher2 / researcher2-demo  (both in demo-cohort: co-edit)
     admin / admin-demo (hosting team)   auditor / auditor-demo
   Stop with Ctrl-C. State: $state
 

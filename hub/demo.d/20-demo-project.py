@@ -3,7 +3,8 @@
 c.JupyterHub.load_groups.update(
     {
         "demo-cohort": {
-            "users": ["researcher"],
+            # Two members, so that they can share a server and co-edit (40-demo-collaboration).
+            "users": ["researcher", "researcher2"],
             "properties": {
                 "plan": "public",
                 "dataset": "demo-cohort",

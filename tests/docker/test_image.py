@@ -29,6 +29,8 @@ SERVER_EXTENSIONS = {
     "hds_data_guard",
     # Co-editing (docs/collaboration.md): its rooms follow the data guard's rules.
     "hds_collaboration",
+    # Release requests (docs/airlock.md): metadata and the hub's answers, never file bytes.
+    "hds_airlock",
     "jupyter_server_fileid",
     "jupyter_server_ydoc",
     "jupyter_lsp",

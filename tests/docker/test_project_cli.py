@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.hub import make_dataset
+from support.hub import make_dataset, make_project
 
 pytestmark = pytest.mark.docker
 
@@ -77,11 +78,11 @@ def test_create_show_set_check_and_close(real_hub, hds):
     assert real_hub.api("GET", "/groups/cohort-a").status_code == 404
 
 
-def test_check_fails_on_an_invalid_project(real_hub, hds):
-    assert real_hub.api("POST", "/groups/broken").status_code == 201
+def test_check_fails_on_a_project_that_became_invalid(real_hub, hds):
+    folder = make_dataset(real_hub, "broken-data")
+    make_project(real_hub, "broken", [], dataset="broken-data")
     try:
-        properties = {"plan": "public", "dataset": "nowhere"}
-        assert real_hub.api("PUT", "/groups/broken/properties", json=properties).ok
+        shutil.rmtree(folder)  # the dataset went away after onboarding
         result = hds("check")
         assert result.returncode == 1 and "broken: Project 'broken' cannot start" in result.stdout
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 from datetime import date, timedelta
@@ -305,15 +306,35 @@ class host_listener:
         ("dataset-absolute", {"dataset": "/etc"}, "plain folder name"),
         ("dataset-missing", {"dataset": "nowhere"}, "create the dataset folder"),
         ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
-        ("past-expiry", {"expires": (date.today() - timedelta(days=1)).isoformat()}, "ended on"),
         ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
         ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
     ],
 )
-def test_bad_properties_never_start_a_container(hub, docker_client, case_id, properties, message):
+def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, properties, message):
     project = f"bad-{case_id}"
     make_dataset(hub, "gamma-data")
-    make_project(hub, project, ["dave"], **{"dataset": "gamma-data", **properties})
+    make_project(hub, project, ["dave"], dataset="gamma-data")
+    good = hub.api("GET", f"/groups/{project}").json()["properties"]
+    response = hub.api("PUT", f"/groups/{project}/properties", json={**good, **properties})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+    assert hub.api("GET", f"/groups/{project}").json()["properties"] == good
+
+
+@pytest.mark.parametrize(
+    "case_id, message",
+    [("dataset-removed", "create the dataset folder"), ("ended", "ended on")],
+)
+def test_projects_that_became_invalid_never_start_a_container(hub, docker_client, case_id, message):
+    project, dataset = f"was-{case_id}", f"was-{case_id}-data"
+    folder = make_dataset(hub, dataset)
+    make_project(hub, project, ["dave"], dataset=dataset)
+    if case_id == "dataset-removed":
+        shutil.rmtree(folder)
+    else:
+        yesterday = (date.today() - timedelta(days=1)).isoformat()
+        properties = {"plan": "public", "dataset": dataset, "expires": yesterday}
+        assert hub.api("PUT", f"/groups/{project}/properties", json=properties).ok
     response = hub.api("POST", f"/users/dave/servers/{project}")
     assert response.status_code == 403, response.text
     assert message in response.json()["message"]

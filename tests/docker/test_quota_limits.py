@@ -195,14 +195,16 @@ def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
     stop(hub, "eve", "pair")
 
 
-def test_a_project_over_its_members_limit_cannot_start(hub):
-    make_project(hub, "crowd", ["gil", "hal", "ida", "jay"], plan="small", dataset="cohort")
-    refused = start(hub, "gil", "crowd")
-    assert refused.status_code == 403
+def test_members_beyond_the_plan_are_refused_when_added(hub):
+    make_project(hub, "crowd", ["gil", "hal", "ida"], plan="small", dataset="cohort")
+    hub.api("POST", "/users/jay")
+    refused = hub.api("POST", "/groups/crowd/users", json={"users": ["jay"]})
+    assert refused.status_code == 400
     assert refused.json()["message"] == (
-        "Project 'crowd' cannot start: its plan (small) allows 3 members and it has 4. "
-        "An administrator must remove 1 member or move the project to a larger plan."
+        "Project 'crowd' cannot have 4 members: its plan (small) allows 3. Remove members or "
+        "move the project to a larger plan first."
     )
+    assert sorted(hub.api("GET", "/groups/crowd").json()["users"]) == ["gil", "hal", "ida"]
 
 
 def test_idle_servers_are_culled_after_their_plans_timeout_and_not_before(hub, docker_client):

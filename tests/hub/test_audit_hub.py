@@ -12,7 +12,7 @@ from support.audit_record import (
     verify,
     wait_for,
 )
-from support.hub import RealHub, browser_login
+from support.hub import RealHub, browser_login, make_dataset
 
 pytestmark = pytest.mark.hub
 
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.hub
 def hub(tmp_path_factory):
     """The shipped config for real, an emitting login and a spawn refusal (no Docker needed)."""
     hub = RealHub(tmp_path_factory.mktemp("audit-hub"), extra_config=EMITTING_LOGIN).start()
+    make_dataset(hub, "demo-cohort")
     yield hub
     hub.stop()
 
@@ -95,8 +96,8 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     panel = browser_login(hub, "root")  # the hosting team: the hds-admin role, not a hub admin
     for method, path, body, status in [
         ("POST", "/groups/cohort-b", None, 201),
-        ("PUT", "/groups/cohort-b/properties", {"plan": "public"}, 200),
-        ("POST", "/users/frank", None, 201),
+        ("PUT", "/groups/cohort-b/properties", {"plan": "public", "dataset": "demo-cohort"}, 200),
+        ("PUT", "/hds/users/frank", None, 201),  # the team adds people here (no admin:users)
         ("POST", "/groups/auditors/users", {"users": ["frank"]}, 200),  # frank: an auditor
     ]:
         response = as_admin_panel(panel, hub, method, path, json=body)

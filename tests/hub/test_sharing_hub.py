@@ -9,6 +9,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub import orm
 from jupyterhub.tests.utils import api_request, auth_header, get_page
 
+from jupyter_hds import i18n
 from jupyter_hds.sharing import revocation
 from jupyter_hds.sharing.config import TEMPLATES
 from jupyter_hds.sharing.handlers import HANDLERS
@@ -30,6 +31,8 @@ def hub(app):
     app.config.SharingPolicy.require_origin_isolation = False
     env = app.tornado_settings["jinja2_env"]
     loader, env.loader = env.loader, ChoiceLoader([FileSystemLoader(TEMPLATES), env.loader])
+    if i18n.EXTENSION not in env.extensions:  # the hub's pages speak the reader's language
+        env.add_extension(i18n.EXTENSION)
     try:
         with mock.patch.dict(app.tornado_settings, {"allow_named_servers": True}):
             yield app

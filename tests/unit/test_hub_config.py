@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config, PyFileConfigLoader
 
+from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.audit import pages as audit_pages
 from jupyter_hds.audit import service as audit_service
@@ -21,7 +22,7 @@ from jupyter_hds.usage import pages as usage_pages
 from jupyter_hds.usage import service as usage_service
 
 PAGE = Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_config.py"
-SUBSYSTEMS = [projects, login, audit, usage, sharing]
+SUBSYSTEMS = [projects, login, audit, usage, sharing, airlock]
 
 
 @pytest.fixture
@@ -91,7 +92,11 @@ def test_each_service_role_holds_what_its_code_calls(hub_config, role, needed):
 
 def test_the_hosting_team_cannot_open_servers_or_make_tokens(hub_config):
     scopes = set(by_name(hub_config.JupyterHub.load_roles)["hds-admin"]["scopes"])
-    assert not {s for s in scopes if s.split("!")[0] in ("access:servers", "tokens", "shares")}
+    assert not {s for s in scopes if s.split("!")[0] in ("access:servers", "shares")}
+    # Tokens for themselves only (`hds project`), never for a researcher; no stored logins
+    # (admin:users carries admin:auth_state), no making anyone a JupyterHub admin.
+    assert {s for s in scopes if s.startswith("tokens")} == {"tokens!user"}
+    assert not scopes & {"admin:users", "admin:auth_state"}
 
 
 def test_named_classes_resolve_to_ours(hub_config):

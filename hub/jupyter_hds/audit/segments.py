@@ -101,7 +101,11 @@ def last_entry(segment: Segment) -> dict[str, Any] | None:
 def write_parquet(path: Path, entries: list[dict[str, Any]]) -> None:
     """Write `entries` as a Parquet segment under a temporary name, then move it in place."""
     columns = {name: [entry[name] for entry in entries] for name in FIELDS}
-    table = pa.Table.from_pydict(columns, schema=PARQUET_SCHEMA)
+    write_table(path, pa.Table.from_pydict(columns, schema=PARQUET_SCHEMA))
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    """Write a table with the record's columns as a Parquet segment, as `write_parquet` does."""
     partial = path.with_suffix(".parquet.partial")
     pq.write_table(table, partial, compression="zstd", row_group_size=65536)
     fsync_file(partial)

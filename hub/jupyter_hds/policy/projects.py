@@ -16,6 +16,7 @@ from traitlets.config import LoggingConfigurable
 from hds_quota.plans import Plan, Plans
 
 from .refusal import Refused
+from .text import Joined, Text
 
 # JupyterHub 6 named servers: lowercase letters, digits, hyphens, at most 30 characters.
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
@@ -23,18 +24,27 @@ DATASET_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}$")
 # A group is a project when it has one of these; other groups (auditors, ...) are left alone.
 MARKER_PROPERTIES = ("plan", "dataset")
 PROPERTIES = {
-    "plan": "the plan's name",
-    "dataset": "the dataset folder's name under the datasets root",
-    "image": "optional: an image name from c.ProjectSettings.images",
-    "expires": "optional: last day of access, YYYY-MM-DD",
-    "description": "optional: one line shown to members",
+    "plan": Text("the plan's name"),
+    "dataset": Text("the dataset folder's name under the datasets root"),
+    "image": Text("optional: an image name from c.ProjectSettings.images"),
+    "expires": Text("optional: last day of access, YYYY-MM-DD"),
+    "description": Text("optional: one line shown to members"),
 }
 
 
-def cannot_start(project: str, reason: str, why: str, admin_fix: str = "") -> Refused:
+class BadProperty(ValueError):
+    """A property that cannot be read; `text` says what to write instead."""
+
+    def __init__(self, text: Text):
+        self.text = text
+        super().__init__(str(text))
+
+
+def cannot_start(project: str, reason: str, why: Text, admin_fix: Text | None = None) -> Refused:
     """The refusal of a server of `project`, as its member reads it on the hub."""
-    fix = f"An administrator must {admin_fix}." if admin_fix else ""
-    return Refused(reason, f"Project '{project}' cannot start: {why}.", fix)
+    fix = Text("An administrator must {fix}.", fix=admin_fix) if admin_fix else ""
+    return Refused(reason, Text("Project '{project}' cannot start: {why}.", project=project,
+                                why=why), fix)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,9 @@ def expiry(properties: Mapping[str, Any]) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"write `expires` as YYYY-MM-DD, not {value!r}") from None
+        raise BadProperty(
+            Text("write `expires` as YYYY-MM-DD, not {value}", value=repr(value))
+        ) from None
 
 
 class ProjectSettings(LoggingConfigurable):
@@ -114,23 +126,26 @@ class ProjectRules:
         """Check a project's properties; raise Refused naming every problem to fix.
 
         Whether the project is open today, and to whom, is `access.check_access`'s answer."""
-        problems = []
+        problems: list[Text] = []
         if not PROJECT_NAME.match(name):
-            problems.append(
-                f"rename the group '{name}': project names are lowercase letters, digits and "
-                "hyphens, at most 30 characters"
-            )
+            problems.append(Text(
+                "rename the group '{name}': project names are lowercase letters, digits and "
+                "hyphens, at most 30 characters", name=name,
+            ))  # fmt: skip
         unknown = sorted(set(properties) - set(PROPERTIES))
         if unknown:
-            known = "; ".join(f"{k} ({v})" for k, v in PROPERTIES.items())
-            problems.append(f"remove unknown properties {', '.join(unknown)} (known: {known})")
+            known = Joined(
+                Text("{key} ({meaning})", key=k, meaning=v) for k, v in PROPERTIES.items()
+            )
+            problems.append(Text("remove unknown properties {unknown} (known: {known})",
+                                 unknown=", ".join(unknown), known=known))  # fmt: skip
         plan = self._plan(properties, problems)
         dataset, dataset_path = self._dataset(properties, problems)
         image = self._image(properties, problems)
         expires = self._expires(properties, problems)
         if problems:
             raise cannot_start(
-                name, "invalid-project", "its settings are invalid", "; ".join(problems)
+                name, "invalid-project", Text("its settings are invalid"), Joined(problems)
             )
         return Project(
             name=name,
@@ -142,51 +157,62 @@ class ProjectRules:
             description=str(properties.get("description", "")),
         )
 
-    def _plan(self, properties, problems: list[str]) -> Plan:
+    def _plan(self, properties, problems: list[Text]) -> Plan:
         plans = self.plans
         if not properties.get("plan"):
-            problems.append(f"set its `plan` property (defined plans: {', '.join(plans.plans)})")
+            problems.append(Text("set its `plan` property (defined plans: {plans})",
+                                 plans=", ".join(plans.plans)))  # fmt: skip
+            return None  # type: ignore[return-value]
+        name = str(properties["plan"])
+        if name not in plans.plans:
+            problems.append(Text(
+                "fix its `plan` property: plan {plan} is not defined; defined plans: {plans}",
+                plan=repr(name), plans=", ".join(sorted(plans.plans)),
+            ))  # fmt: skip
             return None  # type: ignore[return-value]
         try:
-            return plans.get(str(properties["plan"]))
-        except ValueError as error:
-            problems.append(f"fix its `plan` property: {error}")
+            return plans.get(name)
+        except ValueError as error:  # the operator's plan itself is wrong
+            problems.append(Text("fix its `plan` property: {error}", error=str(error)))
             return None  # type: ignore[return-value]
 
-    def _dataset(self, properties, problems: list[str]) -> tuple[str, Path]:
+    def _dataset(self, properties, problems: list[Text]) -> tuple[str, Path]:
         name = str(properties.get("dataset", ""))
         root = Path(self.datasets_root).resolve()
         if not name:
-            problems.append("set its `dataset` property to a dataset folder's name")
+            problems.append(Text("set its `dataset` property to a dataset folder's name"))
         elif not DATASET_NAME.match(name):
-            problems.append(
-                f"set its `dataset` property to a plain folder name, not {name!r} "
-                "(lowercase letters, digits, '-', '_', '.'; no path)"
-            )
+            problems.append(Text(
+                "set its `dataset` property to a plain folder name, not {name} "
+                "(lowercase letters, digits, '-', '_', '.'; no path)", name=repr(name),
+            ))  # fmt: skip
         else:
             path = (root / name).resolve()
             if path.parent != root:
-                problems.append(f"dataset {name!r} points outside {root} (a link?); replace it")
+                problems.append(Text("dataset {name} points outside {root} (a link?); replace it",
+                                     name=repr(name), root=root))  # fmt: skip
             elif not path.is_dir():
-                problems.append(f"create the dataset folder {root / name} or fix the `dataset`")
+                problems.append(Text("create the dataset folder {path} or fix the `dataset`",
+                                     path=root / name))  # fmt: skip
             else:
                 return name, path
         return name, root / "-invalid-"
 
-    def _image(self, properties, problems: list[str]) -> str:
+    def _image(self, properties, problems: list[Text]) -> str:
         settings = self.settings
         name = properties.get("image")
         if not name:
             return settings.default_image
         if name not in settings.images:
-            allowed = ", ".join(sorted(settings.images)) or "none are configured"
-            problems.append(f"set `image` to an allowed image name ({allowed}) or remove it")
+            allowed = ", ".join(sorted(settings.images)) or Text("none are configured")
+            problems.append(Text("set `image` to an allowed image name ({allowed}) or remove it",
+                                 allowed=allowed))  # fmt: skip
             return ""
         return settings.images[name]
 
-    def _expires(self, properties, problems: list[str]) -> date | None:
+    def _expires(self, properties, problems: list[Text]) -> date | None:
         try:
             return expiry(properties)
-        except ValueError as error:
-            problems.append(str(error))
+        except BadProperty as error:
+            problems.append(error.text)
             return None

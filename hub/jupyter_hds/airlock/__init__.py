@@ -1,0 +1,1 @@
+"""The airlock on the hub: results leave a project only as reviewed, approved releases."""
