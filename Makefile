@@ -59,6 +59,7 @@ screenshots: venv docker images ## regenerate docs/screenshots/ from the browser
 bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes; backup)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
+	$(BIN)/python tests/benchmarks/bench_report.py
 	$(BIN)/python tests/benchmarks/bench_usage.py
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 	$(BIN)/python tests/benchmarks/bench_import.py --rows 10000000

@@ -130,6 +130,11 @@ class Deployment(LoggingConfigurable):
         return self.state / "releases"
 
     @property
+    def terms_acceptances(self) -> Path:
+        """Who accepted which version of the terms of use, and when (JSON, root-only)."""
+        return self.state / "terms-accepted.json"
+
+    @property
     def settings_file(self) -> Path:
         """The HDS settings the hub runs with, written at each start for its services and CLI."""
         return self.state / "hds-settings.json"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import docker_engine  # noqa: E402
-from support.hub import RealHub, make_dataset, make_project  # noqa: E402
+from support.hub import RealHub, make_project  # noqa: E402
 
 CPU_HOURS = 0.005  # the metered plan's month: 18 s of a 1-CPU server
 IDLE_TIMEOUT = 15  # the brief plan's idle timeout, in seconds
@@ -79,7 +79,7 @@ def gone_after(hub: RealHub, user: str, project: str, trigger: Callable[[], obje
 def removal(hub: RealHub, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
-        make_project(hub, "alpha", ["ann"], dataset="cohort")
+        make_project(hub, "alpha", ["ann"])
         start(hub, "ann", "alpha")
         remove = partial(hub.api, "DELETE", "/groups/alpha/users", json={"users": ["ann"]})
         times.append(gone_after(hub, "ann", "alpha", remove))
@@ -90,9 +90,9 @@ def expiry(hub: RealHub, rounds: int) -> list[float]:
     times = []
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     for _ in range(rounds):
-        make_project(hub, "ending", ["bea"], dataset="cohort")  # no end date
+        make_project(hub, "ending", ["bea"])  # no end date
         start(hub, "bea", "ending")
-        properties = {"plan": "public", "dataset": "cohort", "expires": yesterday}
+        properties = {"plan": "public", "dataset": "ending", "expires": yesterday}
         end = partial(hub.api, "PUT", "/groups/ending/properties", json=properties)
         times.append(gone_after(hub, "bea", "ending", end))
     return times
@@ -104,7 +104,7 @@ def compute(hub: RealHub, rounds: int) -> list[float]:
     allowance = timedelta(hours=CPU_HOURS)  # on 1 CPU
     for index in range(rounds):
         project = f"meter-{index}"  # a fresh month of compute each round
-        make_project(hub, project, ["cid"], plan="metered", dataset="cohort")
+        make_project(hub, project, ["cid"], plan="metered")
         start(hub, "cid", project)
         hub.wait_for_server("cid", project, ready=False, timeout=600)
         ran_out = ledger_time(hub, "start", "cid", project) + allowance
@@ -115,7 +115,7 @@ def compute(hub: RealHub, rounds: int) -> list[float]:
 def idle(hub: RealHub, rounds: int) -> list[float]:
     """Seconds from the idle timeout passing (last activity + timeout) to the ledger's stop."""
     times = []
-    make_project(hub, "brief", ["dee"], plan="brief", dataset="cohort")
+    make_project(hub, "brief", ["dee"], plan="brief")
     for _ in range(rounds):
         server = start(hub, "dee", "brief")
         hub.wait_for_server("dee", "brief", ready=False, timeout=600)
@@ -138,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as folder:
             hub = RealHub(Path(folder), extra_config=config).start()
             try:
-                make_dataset(hub, "cohort")
                 results = {
                     "member removed (guard)": removal(hub, args.rounds),
                     "end date passed (guard)": expiry(hub, args.rounds),

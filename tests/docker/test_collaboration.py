@@ -52,8 +52,8 @@ def loopback():
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker_client, loopback):
     hub = subdomain_hub(tmp_path_factory.mktemp("collaboration")).start()
-    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
     make_project(hub, "alpha", ["alice", "carol", "dave"], dataset="alpha-data")
     make_project(hub, "beta", ["bob"], dataset="beta-data")
     hub.api("POST", "/users/ops")

@@ -38,8 +38,8 @@ CELL = ".jp-Notebook .jp-Cell .cm-content"
 def hub(tmp_path_factory, docker_client):
     with loopback_subdomains():
         hub = subdomain_hub(tmp_path_factory.mktemp("collaboration-browser")).start()
-        make_dataset(hub, "alpha-data")
-        make_dataset(hub, "beta-data")
+        make_dataset(hub, "alpha-data", project="alpha")
+        make_dataset(hub, "beta-data", project="beta")
         make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
         make_project(hub, "beta", ["bob"], dataset="beta-data")
         assert hub.api("POST", "/users/alice/servers/alpha").status_code in (201, 202)

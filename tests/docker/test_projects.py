@@ -38,8 +38,8 @@ def hub(tmp_path_factory, docker_client):
         tmp_path_factory.mktemp("projects"),
         extra_config='c.JupyterHub.authenticator_class = "dummy"',
     ).start()
-    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
     make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
     make_project(hub, "beta", ["bob"], dataset="beta-data")
     yield hub
@@ -302,9 +302,10 @@ class host_listener:
             {"plan": "gold"},
             "plan 'gold' is not defined; defined plans: private, public",
         ),
-        ("dataset-path", {"dataset": "../etc"}, "plain folder name"),
-        ("dataset-absolute", {"dataset": "/etc"}, "plain folder name"),
-        ("dataset-missing", {"dataset": "nowhere"}, "create the dataset folder"),
+        ("dataset-path", {"dataset": "../etc"}, "cannot name a dataset"),
+        ("dataset-absolute", {"dataset": "/etc"}, "cannot name a dataset"),
+        ("dataset-missing", {"dataset": "nowhere"}, "there is no dataset 'nowhere'"),
+        ("other-projects-dataset", {"dataset": "alpha-data"}, "was imported for project 'alpha'"),
         ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
         ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
         ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
@@ -312,8 +313,7 @@ class host_listener:
 )
 def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, properties, message):
     project = f"bad-{case_id}"
-    make_dataset(hub, "gamma-data")
-    make_project(hub, project, ["dave"], dataset="gamma-data")
+    make_project(hub, project, ["dave"])
     good = hub.api("GET", f"/groups/{project}").json()["properties"]
     response = hub.api("PUT", f"/groups/{project}/properties", json={**good, **properties})
     assert response.status_code == 400, response.text
@@ -323,11 +323,11 @@ def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, pr
 
 @pytest.mark.parametrize(
     "case_id, message",
-    [("dataset-removed", "create the dataset folder"), ("ended", "ended on")],
+    [("dataset-removed", "there is no dataset"), ("ended", "ended on")],
 )
 def test_projects_that_became_invalid_never_start_a_container(hub, docker_client, case_id, message):
     project, dataset = f"was-{case_id}", f"was-{case_id}-data"
-    folder = make_dataset(hub, dataset)
+    folder = make_dataset(hub, dataset, project=project)
     make_project(hub, project, ["dave"], dataset=dataset)
     if case_id == "dataset-removed":
         shutil.rmtree(folder)
@@ -375,7 +375,7 @@ def test_removing_a_member_stops_their_server(running, docker_client):
 
 
 def test_expiry_passing_stops_the_projects_servers(running, docker_client):
-    make_dataset(running, "delta-data")
+    make_dataset(running, "delta-data", project="delta")
     make_project(running, "delta", ["dan", "eli"], dataset="delta-data")
     started(running, "dan", "delta")
     started(running, "eli", "delta")

@@ -9,7 +9,7 @@ import pytest
 
 from hds_quota.volumes import ProjectVolumes
 from support.docker_engine import RUN_PREFIX
-from support.hub import RealHub, make_dataset, make_project
+from support.hub import RealHub, make_project
 
 pytestmark = pytest.mark.docker
 
@@ -33,7 +33,6 @@ c.Quotas.idle_check_interval = 3
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker_client):
     hub = RealHub(tmp_path_factory.mktemp("quota"), extra_config=EXTRA_CONFIG).start()
-    make_dataset(hub, "cohort")
     yield hub
     hub.stop()
 
@@ -110,7 +109,7 @@ FREE = "import os; s = os.statvfs('{path}'); print(s.f_blocks * s.f_frsize)"
 
 
 def test_memory_limit_kills_an_allocation_beyond_it(hub, docker_client):
-    make_project(hub, "mem", ["ann"], plan="small", dataset="cohort")
+    make_project(hub, "mem", ["ann"], plan="small")
     box = running(hub, docker_client, "ann", "mem")
     assert box.attrs["HostConfig"]["Memory"] == 256 * M
     assert box.attrs["HostConfig"]["MemorySwap"] == 256 * M
@@ -125,7 +124,7 @@ def test_memory_limit_kills_an_allocation_beyond_it(hub, docker_client):
 
 
 def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, docker_client):
-    make_project(hub, "disk", ["bea", "cal"], plan="small", dataset="cohort")
+    make_project(hub, "disk", ["bea", "cal"], plan="small")
     box = running(hub, docker_client, "bea", "disk")
     # The container sees the project's own 64 MiB volume (its capacity: the size less ext4's own).
     small = volume(hub, "disk")
@@ -140,7 +139,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
     stop(hub, "bea", "disk")
 
     assert hub.api("PUT", "/groups/disk/properties",
-                   json={"plan": "roomy", "dataset": "cohort"}).status_code == 200  # fmt: skip
+                   json={"plan": "roomy", "dataset": "disk"}).status_code == 200  # fmt: skip
     box = running(hub, docker_client, "bea", "disk")
     roomy = volume(hub, "disk")
     assert roomy.size == 128 * M and 64 * M < roomy.capacity < 128 * M
@@ -155,7 +154,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
 
     # Back to the small plan: 80 MiB of files do not fit 64 MiB, so no server starts.
     assert hub.api("PUT", "/groups/disk/properties",
-                   json={"plan": "small", "dataset": "cohort"}).status_code == 200  # fmt: skip
+                   json={"plan": "small", "dataset": "disk"}).status_code == 200  # fmt: skip
     refused = start(hub, "cal", "disk")
     assert refused.status_code == 403
     assert refused.json()["message"] == (
@@ -166,7 +165,7 @@ def test_writes_past_the_storage_limit_fail_and_a_plan_change_grows_it(hub, dock
 
 
 def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_client):
-    make_project(hub, "meter", ["dan"], plan="metered", dataset="cohort")
+    make_project(hub, "meter", ["dan"], plan="metered")
     running(hub, docker_client, "dan", "meter")
     # How soon after the compute runs out it stops: tests/benchmarks/bench_stops.py.
     hub.wait_for_server("dan", "meter", ready=False, timeout=300)
@@ -183,7 +182,7 @@ def test_a_running_server_stops_when_the_projects_compute_runs_out(hub, docker_c
 
 
 def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
-    make_project(hub, "pair", ["eve", "fox"], plan="small", dataset="cohort")
+    make_project(hub, "pair", ["eve", "fox"], plan="small")
     running(hub, docker_client, "eve", "pair")
     refused = start(hub, "fox", "pair")
     assert refused.status_code == 403
@@ -196,7 +195,7 @@ def test_the_running_servers_limit_refuses_the_next_member(hub, docker_client):
 
 
 def test_members_beyond_the_plan_are_refused_when_added(hub):
-    make_project(hub, "crowd", ["gil", "hal", "ida"], plan="small", dataset="cohort")
+    make_project(hub, "crowd", ["gil", "hal", "ida"], plan="small")
     hub.api("POST", "/users/jay")
     refused = hub.api("POST", "/groups/crowd/users", json={"users": ["jay"]})
     assert refused.status_code == 400
@@ -208,8 +207,8 @@ def test_members_beyond_the_plan_are_refused_when_added(hub):
 
 
 def test_idle_servers_are_culled_after_their_plans_timeout_and_not_before(hub, docker_client):
-    make_project(hub, "brief", ["kay"], plan="brief", dataset="cohort")
-    make_project(hub, "long", ["kay"], plan="roomy", dataset="cohort")
+    make_project(hub, "brief", ["kay"], plan="brief")
+    make_project(hub, "long", ["kay"], plan="roomy")
     running(hub, docker_client, "kay", "brief")
     running(hub, docker_client, "kay", "long")
     # The culler counts idle time from the server's last activity; it can only move later.
@@ -227,7 +226,7 @@ def test_idle_servers_are_culled_after_their_plans_timeout_and_not_before(hub, d
 
 
 def test_the_ledger_records_a_start_and_a_stop_with_the_plans_limits(hub, docker_client):
-    make_project(hub, "books", ["lea"], plan="roomy", dataset="cohort")
+    make_project(hub, "books", ["lea"], plan="roomy")
     running(hub, docker_client, "lea", "books")
     stop(hub, "lea", "books")
     assert sessions(hub, "lea", "books") == [("start", None), ("stop", "stopped")]

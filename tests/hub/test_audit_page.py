@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from support.audit_record import EMITTING_LOGIN, wait_for
-from support.hub import RealHub, browser_login, make_dataset
+from support.hub import RealHub, browser_login, make_project
 
 pytestmark = pytest.mark.hub
 
@@ -55,13 +55,8 @@ def total(response: requests.Response) -> int:
 def audited_project(hub, name: str, member: str) -> None:
     """A project with three group entries, and a start refused to someone outside it: two
     entries of other kinds (the request and the refusal), before any container."""
-    make_dataset(hub, name)
-    for user in (member, "outsider"):
-        hub.api("POST", f"/users/{user}")
-    assert hub.api("POST", f"/groups/{name}").status_code == 201
-    properties = {"plan": "public", "dataset": name}
-    assert hub.api("PUT", f"/groups/{name}/properties", json=properties).ok
-    assert hub.api("POST", f"/groups/{name}/users", json={"users": [member]}).ok
+    make_project(hub, name, [member])
+    hub.api("POST", "/users/outsider")
     assert hub.api("POST", f"/users/outsider/servers/{name}").status_code == 403
     wait_for(hub, count=5, project=name)
 

@@ -49,7 +49,6 @@ class ProgressMockSpawner(ProjectSpawnerMixin, Gated):
 def hub(app, tmp_path):
     if os.geteuid() != 0:
         pytest.fail("these tests loop-mount project volumes: run them as root, as the hub runs")
-    (tmp_path / "datasets" / "cohort").mkdir(parents=True)
     config = app.config
     config.Deployment.state_dir = str(tmp_path)
     config.ProjectSettings.uid = config.ProjectSettings.gid = os.getuid() or 1000

@@ -37,7 +37,6 @@ class FailingProjectSpawner(ProjectSpawnerMixin, BrokenEngine):
 
 @pytest.fixture
 def hub(app, tmp_path):
-    (tmp_path / "datasets" / "cohort").mkdir(parents=True)
     app.config.Deployment.state_dir = str(tmp_path)
     app.config.ProjectSettings.uid = app.config.ProjectSettings.gid = (
         __import__("os").getuid() or 1000

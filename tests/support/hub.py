@@ -15,6 +15,7 @@ from textwrap import dedent
 
 import requests
 
+from .datasets import write_dataset
 from .docker_engine import RUN_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,20 +178,18 @@ class RealHub:
         raise TimeoutError(f"{user}/{name} not {state} within {timeout} s:\n{self.log()}")
 
 
-def make_dataset(hub: RealHub, name: str, files: dict[str, bytes] | None = None) -> Path:
-    """A dataset folder under the hub's datasets root, root-owned and world-readable."""
-    folder = hub.state_dir / "datasets" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, content in (files or {"README.txt": f"dataset {name}\n".encode()}).items():
-        (folder / filename).write_bytes(content)
-        (folder / filename).chmod(0o644)
-    folder.chmod(0o755)
-    folder.parent.chmod(0o755)
-    return folder
+def make_dataset(
+    hub: RealHub, name: str, files: dict[str, bytes] | None = None, project: str | None = None
+) -> Path:
+    """Version 1 of dataset `name` in the hub's state, imported for `project` (default: `name`)."""
+    return write_dataset(hub.state_dir / "datasets", name, files, project)
 
 
 def make_project(hub: RealHub, name: str, members: list[str], **properties: str) -> None:
-    """Create users (if missing), the project's group, its properties and its members."""
+    """Create users (if missing), the project's group, its properties and its members. Without
+    a `dataset` property, the project gets a dataset of its own name (made if missing)."""
+    if "dataset" not in properties and not (hub.state_dir / "datasets" / name).exists():
+        make_dataset(hub, name)
     properties = {"plan": "public", "dataset": name, **properties}
     for member in members:
         hub.api("POST", f"/users/{member}")  # 409 when it exists: fine

@@ -18,6 +18,7 @@ from jupyter_hds.policy.access import (
 from jupyter_hds.policy.projects import ProjectRules, ProjectSettings
 from jupyter_hds.policy.refusal import Refused
 from jupyter_hds.projects.guard import sweep
+from support.datasets import write_dataset
 
 TODAY = date(2026, 11, 28)
 VALID = {"plan": "public", "dataset": "cohort"}
@@ -65,7 +66,7 @@ def test_access(case_id, person, project, expected):
 
 @pytest.fixture
 def rules(tmp_path):
-    (tmp_path / "cohort").mkdir()
+    write_dataset(tmp_path, "cohort", project="alpha")
     config = Config()
     config.ProjectSettings.default_image = "img"
     return ProjectRules(Plans(), ProjectSettings(config=config), tmp_path)
@@ -74,7 +75,7 @@ def rules(tmp_path):
 def test_a_member_starts_the_checked_project(rules):
     project = startable_project(rules, "ann", "alpha", FACTS["alpha"], TODAY)
     assert (project.name, project.plan.name, project.dataset_path.name) == ("alpha", "public",
-                                                                              "cohort")  # fmt: skip
+                                                                              "1")  # fmt: skip
 
 
 def test_refusals_to_start_read_as_the_member_sees_them(rules):

@@ -13,7 +13,7 @@ from traitlets.config import Config
 from jupyter_hds.branding import Branding, PageBranding, page_branding
 from jupyter_hds.deployment import Deployment
 from jupyter_hds.terms.check import TermsInForce
-from jupyter_hds.terms.store import Acceptances, acceptances_path
+from jupyter_hds.terms.store import Acceptances
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_who_must_accept_follows_the_version_in_force(tmp_path, terms_file):
     assert TermsInForce.of(c).not_accepted(["ann", "ben"]) == ["ben"]
     c.Branding.terms_version = "2026-02"
     assert TermsInForce.of(c).pending("ann").version == "2026-02"
-    assert TermsInForce.of(c).acceptances.path == acceptances_path(Deployment(config=c))
+    assert TermsInForce.of(c).acceptances.path == Deployment(config=c).terms_acceptances
 
 
 def test_pages_get_the_operator_branding_from_the_final_config(tmp_path, terms_file):

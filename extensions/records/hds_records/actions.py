@@ -191,6 +191,13 @@ CATALOGUE: tuple[Action, ...] = (
         AUDIT,
         "an auditor started a CSV export (filters, matching entries), before its first row",
     ),
+    Action(
+        "audit.access-report",
+        ("allowed",),
+        AUDIT,
+        "someone generated a project's monthly access report (page, CSV or hds audit report), "
+        "before it is served",
+    ),
 )
 
 ACTIONS: dict[str, Action] = {action.name: action for action in CATALOGUE}

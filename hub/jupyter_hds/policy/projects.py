@@ -15,17 +15,17 @@ from traitlets.config import LoggingConfigurable
 
 from hds_quota.plans import Plan, Plans
 
+from ..datasets.store import DatasetStore
 from .refusal import Refused
 from .text import Joined, Text
 
 # JupyterHub 6 named servers: lowercase letters, digits, hyphens, at most 30 characters.
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
-DATASET_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}$")
 # A group is a project when it has one of these; other groups (auditors, ...) are left alone.
 MARKER_PROPERTIES = ("plan", "dataset")
 PROPERTIES = {
     "plan": Text("the plan's name"),
-    "dataset": Text("the dataset folder's name under the datasets root"),
+    "dataset": Text("the dataset imported for this project: NAME or NAME@VERSION"),
     "image": Text("optional: an image name from c.ProjectSettings.images"),
     "expires": Text("optional: last day of access, YYYY-MM-DD"),
     "description": Text("optional: one line shown to members"),
@@ -54,7 +54,8 @@ class Project:
     name: str
     plan: Plan
     dataset: str
-    dataset_path: Path
+    dataset_path: Path  # the version folder its servers mount
+    dataset_version: int | None
     image: str
     expires: date | None
     description: str
@@ -140,7 +141,7 @@ class ProjectRules:
             problems.append(Text("remove unknown properties {unknown} (known: {known})",
                                  unknown=", ".join(unknown), known=known))  # fmt: skip
         plan = self._plan(properties, problems)
-        dataset, dataset_path = self._dataset(properties, problems)
+        dataset, dataset_path, version = self._dataset(name, properties, problems)
         image = self._image(properties, problems)
         expires = self._expires(properties, problems)
         if problems:
@@ -152,6 +153,7 @@ class ProjectRules:
             plan=plan,
             dataset=dataset,
             dataset_path=dataset_path,
+            dataset_version=version,
             image=image,
             expires=expires,
             description=str(properties.get("description", "")),
@@ -176,27 +178,36 @@ class ProjectRules:
             problems.append(Text("fix its `plan` property: {error}", error=str(error)))
             return None  # type: ignore[return-value]
 
-    def _dataset(self, properties, problems: list[Text]) -> tuple[str, Path]:
-        name = str(properties.get("dataset", ""))
-        root = Path(self.datasets_root).resolve()
-        if not name:
-            problems.append(Text("set its `dataset` property to a dataset folder's name"))
-        elif not DATASET_NAME.match(name):
+    def _dataset(
+        self, project: str, properties, problems: list[Text]
+    ) -> tuple[str, Path, int | None]:
+        """The dataset version the project's servers mount: imported, and for this project
+        (its pseudonyms come from this project's key; another project's would let the two
+        link their data)."""
+        reference = str(properties.get("dataset", ""))
+        nowhere = (reference, Path(self.datasets_root) / "-invalid-", None)
+        if not reference:
+            problems.append(Text("set its `dataset` property to a dataset imported for it"))
+            return nowhere
+        try:
+            version = DatasetStore(self.datasets_root).get(reference)
+        except ValueError as error:
+            problems.append(Text("fix its `dataset` property (NAME or NAME@VERSION): {error}",
+                                 error=str(error)))  # fmt: skip
+            return nowhere
+        except FileNotFoundError as error:
+            problems.append(Text("import the dataset with hds dataset import, or fix its "
+                                 "`dataset` property: {error}", error=str(error)))  # fmt: skip
+            return nowhere
+        imported_for = version.manifest.get("project")
+        if imported_for != project:
             problems.append(Text(
-                "set its `dataset` property to a plain folder name, not {name} "
-                "(lowercase letters, digits, '-', '_', '.'; no path)", name=repr(name),
+                "name a dataset imported for {project}: {reference} was imported for project "
+                "{other}, with that project's key", project=project, reference=reference,
+                other=repr(imported_for),
             ))  # fmt: skip
-        else:
-            path = (root / name).resolve()
-            if path.parent != root:
-                problems.append(Text("dataset {name} points outside {root} (a link?); replace it",
-                                     name=repr(name), root=root))  # fmt: skip
-            elif not path.is_dir():
-                problems.append(Text("create the dataset folder {path} or fix the `dataset`",
-                                     path=root / name))  # fmt: skip
-            else:
-                return name, path
-        return name, root / "-invalid-"
+            return nowhere
+        return reference, version.path, version.version
 
     def _image(self, properties, problems: list[Text]) -> str:
         settings = self.settings

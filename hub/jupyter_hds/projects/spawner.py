@@ -34,7 +34,7 @@ from ..policy.refusal import Refused
 from ..policy.text import Text
 from ..terms.check import PAGE as TERMS_PAGE
 from ..terms.check import TermsInForce
-from ..terms.store import Acceptances, acceptances_path
+from ..terms.store import Acceptances
 from .quota import ServerQuota
 from .storage import ProjectStorage
 
@@ -163,7 +163,7 @@ class ProjectSpawnerMixin(HasTraits):
     def check_terms(self) -> None:
         """Refuse a start until the owner accepted the terms of use in force (if any)."""
         terms = TermsInForce(
-            self._setting(Branding).terms(), Acceptances(acceptances_path(self.deployment))
+            self._setting(Branding).terms(), Acceptances(self.deployment.terms_acceptances)
         )
         due = terms.pending(self.user.name)
         if due is None:

@@ -9,7 +9,7 @@ from traitlets.config import Config
 
 from ..branding import Branding, Terms
 from ..deployment import Deployment
-from .store import Acceptances, acceptances_path
+from .store import Acceptances
 
 PAGE = "hds/terms"
 
@@ -24,7 +24,7 @@ class TermsInForce:
     @classmethod
     def of(cls, config: Config) -> TermsInForce:
         terms = Branding(config=config).terms()
-        return cls(terms, Acceptances(acceptances_path(Deployment(config=config))))
+        return cls(terms, Acceptances(Deployment(config=config).terms_acceptances))
 
     def pending(self, user: str) -> Terms | None:
         """The terms `user` must accept before a server starts; None when nothing is due."""

@@ -18,15 +18,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..deployment import Deployment
-
-FILE_NAME = "terms-accepted.json"
-
-
-def acceptances_path(deployment: Deployment) -> Path:
-    """The acceptances file in the state folder."""
-    return deployment.state / FILE_NAME
-
 
 @dataclass(frozen=True)
 class Acceptance:
