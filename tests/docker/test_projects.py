@@ -143,9 +143,9 @@ def test_user_cannot_reach_another_users_server_through_the_proxy(
     assert "cohort.csv" not in response.text and "secret-beta" not in response.text
     own = requests.get(url, headers={"Authorization": f"token {tokens[owner]}"}, timeout=30)
     assert own.status_code == 200, own.text
-    assert {f["name"] for f in own.json()["content"]} == (
-        {"cohort.csv"} if project == "alpha" else {"secret-beta.csv"}
-    )
+    assert {f["name"] for f in own.json()["content"]} == {
+        "cohort.csv" if project == "alpha" else "secret-beta.csv", "manifest.json",
+    }  # fmt: skip
 
 
 def test_hosting_admin_cannot_open_a_researchers_server(running):
