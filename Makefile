@@ -65,6 +65,7 @@ bench: venv docker images ## benchmarks that print figures (spawn, audit, report
 	$(BIN)/python tests/benchmarks/bench_import.py --rows 10000000
 	$(BIN)/python tests/benchmarks/bench_backup.py
 	$(BIN)/python tests/benchmarks/bench_capacity.py --servers 20
+	$(BIN)/python tests/benchmarks/bench_stops.py
 
 install: ## install the hub under systemd: /opt/jupyter-hds, /etc/jupyter-hds, /var/lib/jupyter-hds (PREFIX, DESTDIR)
 	scripts/ensure-host.sh

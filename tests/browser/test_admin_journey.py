@@ -102,18 +102,21 @@ def test_admin_onboards_a_project_a_member_uses_it_then_loses_it(stack, chromium
     open_group(admin)
     admin.locator(".item.selected", has_text="researcher2").click()
     admin.get_by_role("button", name="Apply").click()
-    removed_at = time.monotonic()
 
     def stopped():
         return PROJECT not in stack.api("GET", "/users/researcher2").json()["servers"]
 
-    wait_for(stopped, timeout=30)
-    print(f"the member's server stopped {time.monotonic() - removed_at:.1f} s after removal")
+    wait_for(stopped, timeout=120)  # how soon: tests/benchmarks/bench_stops.py
 
-    member.goto(f"/user/researcher2/{PROJECT}/lab")
+    # Back to the server's address: the hub's page for a server that is not running.
+    response = member.goto(f"/user/researcher2/{PROJECT}/lab")
+    assert response.status == 424
+    expect(member.locator("body")).to_contain_text(f"Your server {PROJECT} is not running")
     expect(member.locator("#jp-main-dock-panel")).to_have_count(0)
     member.goto("/hub/home")
+    expect(member.locator("#no-projects")).to_be_visible()
     expect(member.locator(f'tr[data-server-name="{PROJECT}"]')).to_have_count(0)
-    member.goto(f"/hub/spawn/researcher2/{PROJECT}")
-    expect(member.locator("body")).to_contain_text("not a member")
+    response = member.goto(f"/hub/spawn/researcher2/{PROJECT}")
+    assert response.status == 403
+    expect(member.locator("body")).to_contain_text("researcher2 is not a member of project")
     shoot(member, "admin-6-removed-member-refused")

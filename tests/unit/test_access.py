@@ -31,21 +31,28 @@ FACTS = {
 }
 
 
+EXTEND = "An administrator must extend its `expires` property or close it."
+
+
 @pytest.mark.parametrize(
     "case_id, person, project, expected",
     [
         ("member", "ann", "alpha", None),
         ("last-day", "ann", "ends-today", None),
         ("project-only", None, "alpha", None),
-        ("not-member", "cid", "alpha", ("not-member", "cid is not a member of project alpha")),
-        ("closed", "ann", "gone", ("no-project", "there is no project gone")),
-        ("expired", "ann", "ended", ("expired", "project ended ended on 2026-11-27")),
-        ("expired-project-only", None, "ended", ("expired", "ended on 2026-11-27")),
-        ("unreadable-end", "ann", "garbled", ("invalid-project", "unreadable end date")),
-        ("plain-group", "ann", "staff", ("not-a-project", "group staff is not set up")),
-        ("default-server", "ann", "", ("no-project", "every server belongs to a project")),
+        ("not-member", "cid", "alpha", ("not-member", "cid is not a member of project alpha",
+         "An administrator must add cid to the project's group if they should be.")),
+        ("closed", "ann", "gone", ("no-project", "there is no project gone", "")),
+        ("expired", "ann", "ended", ("expired", "project ended ended on 2026-11-27", EXTEND)),
+        ("expired-project-only", None, "ended", ("expired", "ended on 2026-11-27", EXTEND)),
+        ("unreadable-end", "ann", "garbled", ("invalid-project", "unreadable end date",
+         "An administrator must write `expires` as YYYY-MM-DD, not 'soon'.")),
+        ("plain-group", "ann", "staff", ("not-a-project", "group staff is not set up",
+         "An administrator must set its `plan` and `dataset` properties.")),
+        ("default-server", "ann", "", ("no-project", "every server belongs to a project",
+         "Open one of your projects from the home page.")),
     ],
-)
+)  # fmt: skip
 def test_access(case_id, person, project, expected):
     problem = access_problem(person, project, FACTS.get(project), TODAY)
     if expected is None:
@@ -54,7 +61,7 @@ def test_access(case_id, person, project, expected):
         return
     assert problem is not None and problem.reason == expected[0]
     assert expected[1] in problem.message
-    assert problem.fix == "" or problem.fix.endswith(".")
+    assert problem.fix == expected[2]
 
 
 @pytest.fixture
