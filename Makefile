@@ -36,8 +36,8 @@ images: venv docker ## build the images when missing or stale (offline: debootst
 up: venv docker images ## run the hub with a demo project on http://127.0.0.1:8000 (foreground)
 	HDS_CONFIG_DIR=$(CURDIR)/hub/demo.d scripts/up.sh
 
-test: venv docker images lint ## lint, then every test tier: unit, hub, docker, browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: venv docker images lint ## lint, then every test tier: unit, hub, docker, browser (two lanes at once)
+	scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check hub quota extensions images tests

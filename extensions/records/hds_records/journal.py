@@ -38,6 +38,15 @@ def encode(record: dict[str, Any], **dumps: Any) -> bytes:
     return (json.dumps(record, **dumps) + "\n").encode()
 
 
+def fsync_file(path: Path | str) -> None:
+    """Make a file's written bytes durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def fsync_dir(folder: Path | str) -> None:
     """Make a folder's new or removed entries durable."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hds_records.journal import fsync_dir
+
 RECORD = "request.json"
 FILES = "files"
 REQUEST_ID = re.compile(r"^\d{8}-[0-9a-f]{6}$")
@@ -57,10 +59,10 @@ class ReleaseStore:
         (partial / FILES).mkdir(mode=0o700)
         try:
             yield request_id, partial
-            _fsync(partial / FILES)
-            _fsync(partial)
+            fsync_dir(partial / FILES)
+            fsync_dir(partial)
             os.rename(partial, self.root / request_id)
-            _fsync(self.root)
+            fsync_dir(self.root)
         finally:
             if partial.exists():
                 shutil.rmtree(partial)
@@ -79,7 +81,7 @@ class ReleaseStore:
         files = self.folder(request_id) / FILES
         for blob in files.iterdir():
             blob.unlink()
-        _fsync(files)
+        fsync_dir(files)
 
     def load(self, request_id: str) -> dict[str, Any]:
         path = self.folder(request_id) / RECORD
@@ -116,11 +118,3 @@ class ReleaseStore:
             record = change(self.load(request_id))
             self.write(self.folder(request_id), record)
             return record
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -10,12 +10,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from hds_records.journal import fsync_dir
+
 from .entry import GENESIS, chain, to_line
 from .intake import new_event
 from .segments import (
     Segment,
     complete_lines,
-    fsync_dir,
     last_entry,
     list_segments,
     segment_path,

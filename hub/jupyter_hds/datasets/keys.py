@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from hds_records.journal import fsync_dir
+
 from .names import DATASET_NAME
 
 KEY_BYTES = 32
@@ -97,13 +99,5 @@ class ProjectKeys:
                     return False
         finally:
             temporary.unlink(missing_ok=True)
-            _fsync_dir(self.folder)
+            fsync_dir(self.folder)
         return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hds_records.journal import fsync_dir
+
 from .errors import ImportRefused
 from .names import DATASET_NAME, Reference, check_name, parse_reference
 
@@ -166,7 +168,7 @@ class Build:
         if target.exists():  # cannot happen under the lock; never replace a version
             raise ImportRefused(f"dataset {self.name}: version {version} exists already")
         os.rename(self.path, target)
-        _fsync(self.path.parent)
+        fsync_dir(self.path.parent)
         self.version = version
         return version, target, data
 
@@ -178,14 +180,6 @@ def _seal(path: Path, mode: int) -> None:
     finally:
         os.close(fd)
     os.chmod(path, mode)
-
-
-def _fsync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: every tier, in two lanes at once, so the suite stays well under 30 minutes.
+#   host lane:   unit, audit, extension, OIDC and in-process hub tests (CPU-bound)
+#   docker lane: real containers and the browser journeys (mostly waiting on engines)
+# Each lane has its own temporary folder. The docker lane prints as it goes; the host lane
+# writes build/test-host.log, printed whole once both are done. The exit status is the first
+# failing lane's. With arguments, runs only `pytest ARGS` (e.g. one file).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+pytest=.venv/bin/pytest
+
+if [ $# -gt 0 ]; then
+  exec "$pytest" "$@"
+fi
+
+started=$(date +%s)
+mkdir -p build
+"$pytest" -p no:cacheprovider --basetemp=/tmp/hds-tests-host \
+  tests --ignore=tests/docker --ignore=tests/browser >build/test-host.log 2>&1 &
+host=$!
+echo "make test: the host lane (unit, audit, extension, OIDC, hub) runs beside this one;" \
+  "its output follows at the end (build/test-host.log)"
+"$pytest" -p no:cacheprovider --basetemp=/tmp/hds-tests-docker tests/docker tests/browser &
+docker=$!
+
+wait "$host"
+host_status=$?
+wait "$docker"
+docker_status=$?
+
+echo "================================ host lane ================================="
+cat build/test-host.log
+elapsed=$(($(date +%s) - started))
+echo "make test: host lane exit $host_status, docker lane exit $docker_status," \
+  "$((elapsed / 60)) min $((elapsed % 60)) s"
+[ "$host_status" -eq 0 ] || exit "$host_status"
+exit "$docker_status"
