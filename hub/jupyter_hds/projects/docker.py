@@ -9,6 +9,7 @@ from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
 from .. import events
+from ..audit import served
 from ..policy.projects import Project
 from . import firewall
 from .hardening import Hardening
@@ -92,7 +93,14 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             {"type": "bind", "source": str(storage.work), "target": f"{HOME}/work",
              "read_only": False},
         ]  # fmt: skip
-        self.environment = {**self.environment, "HDS_PROJECT": project.name}
+        self.environment = {
+            **self.environment,
+            "HDS_PROJECT": project.name,
+            # The data guard's daily browser budget (docs/data-guard.md): the plan's limit, and
+            # what each member was already sent today, from the audit record.
+            "HDS_BROWSER_BYTES_DAY": str(project.plan.browser_bytes_day),
+            "HDS_BROWSER_SERVED": served.environment_later(self.deployment.audit, project.name),
+        }
         self.extra_create_kwargs = {
             **self.extra_create_kwargs,
             "labels": {
