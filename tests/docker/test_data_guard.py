@@ -12,9 +12,12 @@ container's packets to the hub for a while).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -22,15 +25,24 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
+from hds_quota.plans import DEFAULT_PLANS
 from jupyter_hds.projects.networks import bridge_of
 from support import audit_record, docker_engine
 from support.hub import RealHub, make_dataset, make_project
+from support.kernel_channels import PROTOCOL, KernelChannels
 
 pytestmark = pytest.mark.docker
 
 USER, PROJECT = "alice", "cohort-a"
 BINARY = bytes(range(256)) * 16
+# The issue's dataset file: 162,728 bytes of Parquet (here, bytes that compress like it).
+STAYS = b"PAR1" + random.Random(11).randbytes(162_720) + b"PAR1"  # noqa: S311 (test data)
+# Each person may receive this much a day in the browser (the project's plan says so).
+BUDGET = 3 * 1024 * 1024
+PLANS = {"public": {**DEFAULT_PLANS["public"], "browser_bytes_day": BUDGET}}
 LOCKED_PLUGINS = [
     "@jupyterlab/docmanager-extension:download",
     "@jupyterlab/docmanager-extension:open-browser-tab",
@@ -99,6 +111,7 @@ def write_project_folders(hub: RealHub) -> None:
     dataset = make_dataset(hub, "cohort-data", {
         "patients.csv": b"pseudo_id,sex,age_band\na1b2,F,40-44\n",
         "patients.parquet": b"PAR1" + BINARY,
+        "stays.parquet": STAYS,
     })  # fmt: skip
     work = hub.state_dir / "projects" / PROJECT / "users" / USER
     work.mkdir(parents=True)
@@ -122,9 +135,9 @@ def wait_until(check, timeout: float = 30):
 class Server:
     """The researcher's server: requests as her, and what the guard recorded."""
 
-    def __init__(self, hub: RealHub, token: str, container):
-        self.hub, self.token, self.container = hub, token, container
-        self.prefix = f"{hub.url}/user/{USER}/{PROJECT}/"
+    def __init__(self, hub: RealHub, token: str, container, user: str = USER):
+        self.hub, self.token, self.container, self.user = hub, token, container, user
+        self.prefix = f"{hub.url}/user/{user}/{PROJECT}/"
 
     def request(self, method, path, query=None, body=None, headers=None, **kwargs):
         if body is not None:
@@ -173,7 +186,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, docker_client, request):
     root = tmp_path_factory.mktemp("data-guard")
-    hub = RealHub(root / "hub")
+    hub = RealHub(root / "hub", extra_config=f"c.Plans.plans = {PLANS!r}\n")
     (root / "hub").mkdir()
     hub.start()
     try:
@@ -207,7 +220,8 @@ def test_route_through_the_proxy(case_id, request_, expected, server):
 
     if event:
         wait_until(lambda: len(server.logged_events()) > before, timeout=10)
-    new = server.logged_events()[before:]
+    # A share of the daily browser budget may be recorded before a small read is sent.
+    new = [e for e in server.logged_events()[before:] if e["action"] != "browser.budget.reserved"]
     seen = f"{new[0]['action']} {new[0]['outcome']}" if new else "no event"
     shown = f"/{path}" + (f"?{urlencode(query)}" if query else "")
     sent_body = (
@@ -500,3 +514,160 @@ def test_events_are_numbered_per_server_process(server):
     assert len(streams) == 1 and None not in streams, "one server process, one stream"
     serials = sorted(d["serial"] for d in recorded)
     assert serials == list(range(1, len(serials) + 1)), "every number arrived"
+
+
+# --- The whole dataset through ~/work (issue 19 item 11) -----------------------------------
+
+
+def entries_about(server: Server, target: str, action: str, timeout: float = 30) -> list[dict]:
+    """The hub's entries with `action` about `target`, once at least one is there."""
+    return wait_until(
+        lambda: [e for e in recorded_for(server, target, 0) if e["action"] == action], timeout
+    ) or []  # fmt: skip
+
+
+def test_a_copy_of_the_dataset_made_in_a_terminal_is_refused_as_raw_bytes_and_recorded(server):
+    """Seen on the old code: 200 with the whole file (162,728 bytes), and no entry naming it."""
+    code, output = server.container.exec_run(
+        ["cp", "/home/jovyan/dataset/stays.parquet", "/home/jovyan/work/copy.parquet"],
+        user="1000:1000",
+    )  # as from JupyterLab's terminal, as the researcher's uid
+    assert code == 0, output
+
+    response = server.request("GET", "api/contents/work/copy.parquet",
+                              {"format": "base64", "content": "1"})  # fmt: skip
+
+    assert response.status_code == 403, f"{response.status_code}: {len(response.content)} bytes"
+    assert "dataset file dataset/stays.parquet" in response.json()["message"]
+    [entry] = entries_about(server, "work/copy.parquet", "dataset.read.blocked")
+    assert (entry["actor"], entry["outcome"]) == (USER, "refused")
+    assert entry["details"]["copy_of"] == "dataset/stays.parquet"
+
+
+def test_a_copy_of_the_dataset_made_by_a_kernel_is_refused_too(server):
+    code, output = server.exec(
+        "import shutil; shutil.copy('/home/jovyan/dataset/stays.parquet', "
+        "'/home/jovyan/work/from-kernel.bin')"
+    )
+    assert code == 0, output
+    response = server.request("GET", "api/contents/work/from-kernel.bin")  # no format: base64
+    assert response.status_code == 403
+    [entry] = entries_about(server, "work/from-kernel.bin", "dataset.read.blocked")
+    assert entry["details"]["copy_of"] == "dataset/stays.parquet"
+
+
+def test_a_large_read_is_recorded_with_its_size_and_sha256(server):
+    data = random.Random(5).randbytes(1536 * 1024)  # noqa: S311 (above the recorded 1 MiB)
+    code, output = server.exec(
+        f"import random; open('/home/jovyan/work/model.bin', 'wb').write("
+        f"random.Random(5).randbytes({len(data)}))"
+    )
+    assert code == 0, output
+    response = server.request("GET", "api/contents/work/model.bin", {"format": "base64"})
+    assert response.status_code == 200
+    [entry] = entries_about(server, "work/model.bin", "file.read")
+    assert (entry["actor"], entry["outcome"]) == (USER, "allowed")
+    assert entry["details"]["size"] == len(data)
+    assert entry["details"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["details"]["served"] == len(data)
+
+
+# The budget, on a second member's own server: kernel outputs, then a restart.
+BOB = "bob"
+OUTPUTS = """
+from IPython.display import display
+for i in range({n}):
+    display({{"text/plain": "x" * {size}}}, raw=True)
+"""
+
+
+def start_server_of(server: Server, user: str, docker_client) -> Server:
+    hub = server.hub
+    started = hub.api("POST", f"/users/{user}/servers/{PROJECT}")
+    assert started.status_code in (201, 202), started.text
+    hub.wait_for_server(user, PROJECT)
+    prefix = f"{docker_engine.RUN_PREFIX}-{user}--{PROJECT}"
+    [container] = docker_client.containers.list(filters={"name": prefix})
+    token = hub.api("POST", f"/users/{user}/tokens", json={"note": "budget test"})
+    assert token.status_code == 201, token.text
+    return Server(hub, token.json()["token"], container, user=user)
+
+
+@pytest.fixture(scope="module")
+def bob(server, docker_client):
+    """A second member of the project, with her own server (and her own budget)."""
+    server.hub.api("POST", f"/users/{BOB}")
+    added = server.hub.api("POST", f"/groups/{PROJECT}/users", json={"users": [BOB]})
+    assert added.status_code == 200, added.text
+    yield start_server_of(server, BOB, docker_client)
+    server.hub.api("DELETE", f"/users/{BOB}/servers/{PROJECT}")
+
+
+async def run_outputs(server: Server, code: str):
+    """Start a kernel on `server`, run `code` through a real kernel websocket (as JupyterLab)."""
+    kernel = server.request("POST", "api/kernels", body={"name": "python3"})
+    assert kernel.status_code == 201, kernel.text
+    url = server.prefix.replace("http://", "ws://") + f"api/kernels/{kernel.json()['id']}/channels"
+    request = HTTPRequest(f"{url}?session_id=budget",
+                          headers={"Authorization": f"token {server.token}"})  # fmt: skip
+    connection = await websocket_connect(request, subprotocols=[PROTOCOL])
+    channels = KernelChannels(connection, username=server.user)
+    try:
+        warm = await channels.execute("1 + 1", timeout=120)
+        assert warm.replied, "the kernel answers through the proxy"
+        return await channels.execute(code, timeout=120)
+    finally:
+        channels.close()
+        server.request("DELETE", f"api/kernels/{kernel.json()['id']}")
+
+
+def bob_entries(server: Server, action: str) -> list[dict]:
+    return [e for _, e in server.hub_events() if e["actor"] == BOB and e["action"] == action]
+
+
+def test_kernel_outputs_past_the_daily_budget_are_not_sent_and_that_is_recorded_once(bob):
+    size, n = 64 * 1024, 64  # 4 MiB of outputs, for a budget of 3 MiB
+    run = asyncio.run(run_outputs(bob, OUTPUTS.format(n=n, size=size)))
+
+    assert run.replied and run.idle, "the notebook still hears that the cell finished"
+    shown = run.display_bytes()
+    assert BUDGET - 2 * size < shown < BUDGET, shown
+    note = run.stream_text("stderr")
+    assert "daily limit" in note and "Request release" in note
+    [exceeded] = wait_until(lambda: bob_entries(bob, "browser.budget.exceeded"))
+    assert (exceeded["outcome"], exceeded["details"]["channel"]) == ("refused", "kernel outputs")
+    # Every byte that reached the browser was covered by the record before it was sent.
+    shares = bob_entries(bob, "browser.budget.reserved")
+    note_message = 4096  # the note itself is the guard's, not counted
+    assert sum(e["details"]["served"] for e in shares) >= run.received_bytes - note_message
+    # Files too: the budget is the person's, whatever the channel.
+    response = bob.request("GET", "api/contents/work", {"content": "1"})
+    assert response.status_code == 200, "listings are not file contents"
+    code, output = bob.exec("open('/home/jovyan/work/notes.txt', 'w').write('x' * 1000)")
+    assert code == 0, output
+    refused = bob.request("GET", "api/contents/work/notes.txt", {"format": "text"})
+    assert refused.status_code == 403
+    assert "Request release" in refused.json()["message"]
+    assert len(bob_entries(bob, "browser.budget.exceeded")) == 1, "once a day, not per refusal"
+
+
+def test_the_days_count_survives_a_restart_of_the_server(bob, server, docker_client):
+    """Restarting gives a new container; the hub hands it what the record counted today."""
+    hub = bob.hub
+    assert hub.api("DELETE", f"/users/{BOB}/servers/{PROJECT}").status_code in (202, 204)
+    hub.wait_for_server(BOB, PROJECT, ready=False)
+    again = start_server_of(bob, BOB, docker_client)
+    assert again.container.id != bob.container.id
+
+    env = dict(v.split("=", 1) for v in again.container.attrs["Config"]["Env"])
+    assert env["HDS_BROWSER_BYTES_DAY"] == str(BUDGET)
+    served = json.loads(env["HDS_BROWSER_SERVED"])
+    assert served["served"][BOB] >= BUDGET - 64 * 1024
+    assert served["exceeded"] == [BOB]
+
+    response = again.request("GET", "api/contents/work/notes.txt", {"format": "text"})
+    assert response.status_code == 403, "the day goes on counting after the restart"
+    time.sleep(2)  # an event would have reached the hub by now
+    assert len(bob_entries(again, "browser.budget.exceeded")) == 1
+    # Alice's day is her own.
+    assert server.request("GET", "api/contents/work/report.html").status_code == 200

@@ -27,6 +27,7 @@ DAY = 86_400
 EPOCH = date(1970, 1, 1)
 # Kernel messages up to this size may use the grace past the limit (status, short replies).
 SMALL = 2048
+MIN_SHARE = 64 * 1024
 
 
 def day_number(day: date) -> int:
@@ -89,7 +90,9 @@ class BrowserBudget:
     ):
         if limit <= 0 or chunk <= 0 or grace < 0:
             raise ValueError("a browser budget needs a positive limit and chunk")
-        self.limit, self.chunk, self.grace, self.clock = limit, chunk, grace, clock
+        self.limit, self.grace, self.clock = limit, grace, clock
+        # A share is at most 1/64 of the day (at least 64 KiB): a server that stops wastes little.
+        self.chunk = min(chunk, max(limit // 64, MIN_SHARE))
         self.low_water = chunk // 2  # take the next share before the current one runs out
         self.accounts: dict[str, Account] = {}
         self.served = served or Served()

@@ -24,7 +24,7 @@ from jupyter_server.services.kernels.connection.base import (
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado.websocket import WebSocketClosedError
 
-from .budget import DAY, Account, BrowserBudget
+from .budget import Account, BrowserBudget
 from .handlers import SETTINGS_KEY, budget_message, guard_event
 
 if TYPE_CHECKING:
@@ -38,54 +38,78 @@ UNRECORDED_NOTE = (
 )
 
 
+class Meter:
+    """The counting writer of one connection: the fast path every message takes.
+
+    While the record covers what is sent (`spent + size <= granted`) a message costs a length,
+    two comparisons and an addition; anything else goes to the connection's slow path. The
+    day is checked there, not here: after midnight UTC at most the rest of a share is counted
+    on the day before.
+    """
+
+    __slots__ = ("account", "budget", "connection", "held", "low_water", "person", "send")
+
+    def __init__(self, connection: BudgetedConnection, budget: BrowserBudget, person: str):
+        self.connection, self.budget, self.person = connection, budget, person
+        self.account = budget.account(person)
+        self.send = connection.websocket_handler.write_message
+        self.held: deque[tuple[Any, bool]] = deque()  # waiting, in order, for a share
+        self.low_water = budget.low_water
+
+    def __call__(self, message: Any, binary: bool = False) -> Any:
+        account, size = self.account, len(message)
+        if self.held or account.spent + size > account.granted:
+            return self.connection._over_share(message, binary, size)
+        account.spent += size
+        if account.granted - account.spent < self.low_water and account.reserving is None:
+            self.budget.prefetch(account, self.connection._reserve)
+        return self.send(message, binary=binary)
+
+
 class BudgetedConnection(ZMQChannelsWebsocketConnection):
     """jupyter_server's kernel websocket connection, sending only within the reader's budget."""
 
-    _budget: BrowserBudget | None = None
-    _person = ""
-    _account: Account | None = None
-    _held: deque[tuple[Any, bool]]
+    _meter: Meter | None = None
     _noted: tuple[int, str] | None = None  # (day, request) the refusal note last answered
 
     @property
     def write_message(self):
         """Where every message to the browser goes: through the budget when there is one."""
-        if self._budget is None:
-            guard = self._guard()
-            budget = guard.budget if guard is not None else None
-            if budget is None:
-                return self.websocket_handler.write_message
-            self._budget, self._person = budget, self.websocket_handler.current_user.username
-            self._held = deque()
-        return self._write
+        if self._meter is not None:
+            return self._meter
+        guard = self._guard()
+        budget = guard.budget if guard is not None else None
+        if budget is None:
+            return self.websocket_handler.write_message
+        self._meter = Meter(self, budget, self.websocket_handler.current_user.username)
+        return self._meter
 
     def _guard(self) -> DataGuardApp | None:
         return self.websocket_handler.settings.get(SETTINGS_KEY)
 
-    def _write(self, message: Any, binary: bool = False) -> Any:
-        budget, size = self._budget, len(message)
-        assert budget is not None
-        account = self._account
-        if account is None or account.day != int(budget.clock()) // DAY:
-            account = self._account = budget.account(self._person)
-        if self._held:
-            self._held.append((message, binary))
+    def _over_share(self, message: Any, binary: bool, size: int) -> Any:
+        """Past what the record covers: wait for the next share, or refuse past the budget."""
+        meter = self._meter
+        assert meter is not None
+        if meter.held:
+            meter.held.append((message, binary))
             return None
+        budget = meter.budget
+        account = meter.account = budget.account(meter.person)  # a new day, maybe
         if account.spent + size <= account.granted:
-            account.spent += size
-            if account.granted - account.spent < budget.low_water:
-                budget.prefetch(account, self._reserve)
-            return self.websocket_handler.write_message(message, binary=binary)
+            return meter(message, binary)
         if not budget.fits(account, size, kernel=True):
             self._refuse(account, message, size)
             return None
-        self._held.append((message, binary))
+        meter.held.append((message, binary))
         asyncio.ensure_future(self._wait_for_share(account, size))
         return None
 
     async def _wait_for_share(self, account: Account, size: int) -> None:
-        recorded = await self._budget.reserve(account, size, self._reserve)  # type: ignore[union-attr]
-        held, self._held = self._held, deque()
+        meter = self._meter
+        assert meter is not None
+        recorded = await meter.budget.reserve(account, size, self._reserve)
+        held, meter.held = meter.held, deque()
         if not recorded:
             if held:
                 self._note(UNRECORDED_NOTE, self._parent_header(held[0][0]))
@@ -93,28 +117,27 @@ class BudgetedConnection(ZMQChannelsWebsocketConnection):
         while held:
             message, binary = held.popleft()
             try:
-                self._write(message, binary)
+                meter(message, binary)
             except WebSocketClosedError:
                 return
-            if self._held:  # waiting again: the rest keeps its place behind
-                self._held.extend(held)
+            if meter.held:  # waiting again: the rest keeps its place behind
+                meter.held.extend(held)
                 return
 
     async def _reserve(self, share: int) -> bool:
         """Record a share of the budget for this connection's person."""
-        guard, account = self._guard(), self._account
-        if guard is None or guard.sink is None or account is None:
+        guard, meter = self._guard(), self._meter
+        if guard is None or guard.sink is None or meter is None:
             return False
         event = guard_event(self.websocket_handler, ROUTE, "browser.budget.reserved", None,
                             "allowed", "budget taken before sending", channel="kernel outputs",
                             kernel=self.kernel_id, bytes=share, served=share,
-                            spent=account.spent, budget=self._budget.limit)  # type: ignore[union-attr]  # fmt: skip
+                            spent=meter.account.spent, budget=meter.budget.limit)  # fmt: skip
         return await guard.sink.record(event)
 
     def _refuse(self, account: Account, message: Any, size: int) -> None:
         """Drop `message`; say why once under each cell that loses output."""
-        budget = self._budget
-        assert budget is not None
+        budget = self._meter.budget  # type: ignore[union-attr]
         parent = self._parent_header(message)
         request = (account.day, str(parent.get("msg_id", "")))
         if self._noted != request:
@@ -130,7 +153,7 @@ class BudgetedConnection(ZMQChannelsWebsocketConnection):
         event = guard_event(self.websocket_handler, ROUTE, "browser.budget.exceeded", None,
                             "refused", "the daily browser budget is reached",
                             channel="kernel outputs", kernel=self.kernel_id, refused=size,
-                            spent=account.spent, budget=self._budget.limit)  # type: ignore[union-attr]  # fmt: skip
+                            spent=account.spent, budget=self._meter.budget.limit)  # type: ignore[union-attr]  # fmt: skip
         await guard.sink.record(event)
 
     def _note(self, text: str, parent: dict[str, Any]) -> None:

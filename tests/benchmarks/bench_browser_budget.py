@@ -1,0 +1,208 @@
+"""What the daily browser budget costs a notebook session: outputs streamed with and without it.
+
+A real Jupyter server with the data guard (in its own process) and a real ipykernel; this
+process plays JupyterLab on a real kernel websocket (v1 protocol) and the hub's audit
+endpoint. The same cells run against the guard with no budget (`browser_bytes_day = 0`:
+messages go straight to the websocket) and with a budget large enough never to refuse, so
+every byte is counted and shares of it are recorded at the endpoint:
+
+- bulk: N MiB of outputs in 64 KiB display messages;
+- chatty: M small display messages (100 bytes each), where per-message cost shows;
+- files: K reads of a 200 KiB file through the contents API.
+
+Prints the median of R runs per case, and the cost of the counting writer per message
+measured alone (no server). jupyter_server's own iopub rate limits are off in both modes.
+
+    .venv/bin/python tests/benchmarks/bench_browser_budget.py [--mib 64] [--small 20000]
+                                                              [--reads 200] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+from types import SimpleNamespace
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hds_data_guard.budget import BrowserBudget  # noqa: E402
+from hds_data_guard.kernels import Meter  # noqa: E402
+from support.audit_endpoint import AuditEndpoint  # noqa: E402
+from support.kernel_channels import PROTOCOL, KernelChannels  # noqa: E402
+
+TOKEN = "bench-token"  # noqa: S105 (a local benchmark server)
+BULK = """
+from IPython.display import display
+chunk = "x" * 65536
+for i in range({n}):
+    display({{"text/plain": chunk}}, raw=True)
+"""
+CHATTY = """
+from IPython.display import display
+for i in range({n}):
+    display({{"text/plain": "x" * 100}}, raw=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GuardedServer:
+    """`jupyter server` with the data guard, in its own process."""
+
+    def __init__(self, root: Path, endpoint: AuditEndpoint, budget: int):
+        self.root, self.port = root, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "ServerApp": {"jpserver_extensions": {"hds_data_guard": True},
+                          "root_dir": str(root), "token": TOKEN, "open_browser": False},
+            "ZMQChannelsWebsocketConnection": {"limit_rate": False},
+            "DataGuardApp": {"events_url": endpoint.url, "project": "bench",
+                             "spool_path": str(root / "spool" / "events.jsonl"),
+                             "browser_bytes_day": budget},
+        }  # fmt: skip
+        config_dir = root / "config"
+        config_dir.mkdir()
+        (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir),
+               "JUPYTERHUB_API_TOKEN": endpoint.token}  # fmt: skip
+        command = [str(Path(sys.executable).parent / "jupyter"), "server", f"--port={self.port}"]
+        self.log = (root / "server.log").open("wb")
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
+
+    async def ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                await self.fetch("GET", "api/status")
+                return
+            except OSError:
+                await asyncio.sleep(0.3)
+        raise TimeoutError(f"the server did not start; see {self.root / 'server.log'}")
+
+    async def fetch(self, method: str, path: str, body: dict | None = None):
+        request = HTTPRequest(f"{self.url}/{path}", method=method,
+                              headers={"Authorization": f"token {TOKEN}"},
+                              body=None if body is None else json.dumps(body))  # fmt: skip
+        return await AsyncHTTPClient().fetch(request, raise_error=True)
+
+    async def kernel(self) -> tuple[str, KernelChannels]:
+        started = await self.fetch("POST", "api/kernels", {"name": "python3"})
+        kernel_id = json.loads(started.body)["id"]
+        url = self.url.replace("http", "ws") + f"/api/kernels/{kernel_id}/channels?session_id=b"
+        connection = await websocket_connect(
+            HTTPRequest(url, headers={"Authorization": f"token {TOKEN}"}),
+            subprotocols=[PROTOCOL], max_message_size=64 * 1024 * 1024,
+        )  # fmt: skip
+        channels = KernelChannels(connection)
+        await channels.execute("1", timeout=120)
+        return kernel_id, channels
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+        self.log.close()
+
+
+async def timed(coroutine) -> float:
+    start = time.perf_counter()
+    result = await coroutine
+    elapsed = time.perf_counter() - start
+    if hasattr(result, "replied"):
+        assert result.replied and result.idle, "the cell did not finish"
+    return elapsed
+
+
+async def run_mode(name: str, budget: int, args, endpoint: AuditEndpoint) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "dataset").mkdir()
+        (root / "work").mkdir()
+        (root / "work" / "table.csv").write_bytes(b"a,b,c\n" + b"1,2,3\n" * 34_000)
+        server = GuardedServer(root, endpoint, budget)
+        try:
+            await server.ready()
+            kernel_id, channels = await server.kernel()
+            figures: dict[str, list[float]] = {"bulk": [], "chatty": [], "files": []}
+            for _ in range(args.runs):
+                bulk = channels.execute(BULK.format(n=args.mib * 16), timeout=600)
+                figures["bulk"].append(await timed(bulk))
+                chatty = channels.execute(CHATTY.format(n=args.small), timeout=600)
+                figures["chatty"].append(await timed(chatty))
+                figures["files"].append(await timed(read_files(server, args.reads)))
+            channels.close()
+            await server.fetch("DELETE", f"api/kernels/{kernel_id}")
+        finally:
+            server.stop()
+    medians = {case: statistics.median(values) for case, values in figures.items()}
+    print(f"{name}: " + ", ".join(f"{case} {value:.2f} s" for case, value in medians.items()))
+    return medians
+
+
+async def read_files(server: GuardedServer, reads: int) -> None:
+    for _ in range(reads):
+        await server.fetch("GET", "api/contents/work/table.csv?format=text&type=file")
+
+
+class _NoWebsocket:
+    def write_message(self, message, binary=False):
+        return None
+
+
+def writer_cost_per_message() -> tuple[float, float]:
+    """Nanoseconds per message: the websocket's own write (a no-op here) vs the counting one,
+    on the path every message takes while the record covers it."""
+    budget = BrowserBudget(10**15, chunk=10**14, grace=0)
+    budget.account("alice").granted = 10**15
+    connection = SimpleNamespace(websocket_handler=_NoWebsocket(), _reserve=None)
+    meter = Meter(connection, budget, "alice")  # type: ignore[arg-type]
+    message, number = b"x" * 300, 1_000_000
+    plain = connection.websocket_handler.write_message
+    direct = min(timeit.repeat(lambda: plain(message, binary=True), number=number, repeat=5))
+    counted = min(timeit.repeat(lambda: meter(message, True), number=number, repeat=5))
+    return direct / number * 1e9, counted / number * 1e9
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mib", type=int, default=64, help="MiB of bulk outputs per run")
+    parser.add_argument("--small", type=int, default=20_000, help="small messages per run")
+    parser.add_argument("--reads", type=int, default=200, help="200 KiB file reads per run")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    endpoint = AuditEndpoint(token="bench-hub-token").start()  # noqa: S106 (local)
+    print(f"load average before: {os.getloadavg()[0]:.1f}; {args.mib} MiB bulk, "
+          f"{args.small} small messages, {args.reads} file reads; median of {args.runs}")  # fmt: skip
+    off = await run_mode("no budget  ", 0, args, endpoint)
+    before = len(endpoint.events)
+    on = await run_mode("with budget", 1024**4, args, endpoint)
+    print(f"events recorded with the budget: {len(endpoint.events) - before}")
+    print("| case | no budget | with budget | difference |")
+    print("|---|---|---|---|")
+    for case in off:
+        change = (on[case] - off[case]) / off[case] * 100
+        print(f"| {case} | {off[case]:.2f} s | {on[case]:.2f} s | {change:+.1f} % |")
+    plain, counted = writer_cost_per_message()
+    print(f"per message, writer alone: websocket write {plain:.0f} ns, counting write "
+          f"{counted:.0f} ns (+{counted - plain:.0f} ns)")  # fmt: skip
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    endpoint.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
