@@ -28,11 +28,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import timeit
 from pathlib import Path
 from types import SimpleNamespace
 
+from jupyter_server.auth import IdentityProvider, User
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -43,6 +45,7 @@ from support.audit_endpoint import AuditEndpoint  # noqa: E402
 from support.kernel_channels import PROTOCOL, KernelChannels  # noqa: E402
 
 TOKEN = "bench-token"  # noqa: S105 (a local benchmark server)
+HERE = Path(__file__).resolve().parent
 BULK = """
 from IPython.display import display
 chunk = "x" * 65536
@@ -54,6 +57,33 @@ from IPython.display import display
 for i in range({n}):
     display({{"text/plain": "x" * 100}}, raw=True)
 """
+
+
+class BenchIdentity(IdentityProvider):
+    """Every request is the same person's, as behind JupyterHub (not a new anonymous one)."""
+
+    def generate_anonymous_user(self, handler):
+        return User(username="alice")
+
+
+class EndpointThread:
+    """The hub's audit endpoint on its own event loop, as the hub is its own process."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.endpoint = self._call(lambda: AuditEndpoint(token="bench-hub-token").start())  # noqa: S106
+
+    def _call(self, function):
+        async def run():
+            return function()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def stop(self) -> None:
+        self._call(self.endpoint.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def free_port() -> int:
@@ -70,7 +100,9 @@ class GuardedServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
             "ServerApp": {"jpserver_extensions": {"hds_data_guard": True},
-                          "root_dir": str(root), "token": TOKEN, "open_browser": False},
+                          "root_dir": str(root), "open_browser": False, "allow_root": True,
+                          "identity_provider_class": "bench_browser_budget.BenchIdentity"},
+            "IdentityProvider": {"token": TOKEN},
             "ZMQChannelsWebsocketConnection": {"limit_rate": False},
             "DataGuardApp": {"events_url": endpoint.url, "project": "bench",
                              "spool_path": str(root / "spool" / "events.jsonl"),
@@ -79,7 +111,8 @@ class GuardedServer:
         config_dir = root / "config"
         config_dir.mkdir()
         (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
-        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir),
+        path = os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+        env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config_dir), "PYTHONPATH": path,
                "JUPYTERHUB_API_TOKEN": endpoint.token}  # fmt: skip
         command = [str(Path(sys.executable).parent / "jupyter"), "server", f"--port={self.port}"]
         self.log = (root / "server.log").open("wb")
@@ -128,30 +161,48 @@ async def timed(coroutine) -> float:
     return elapsed
 
 
-async def run_mode(name: str, budget: int, args, endpoint: AuditEndpoint) -> dict[str, float]:
+CASES = ("bulk", "chatty", "files")
+
+
+async def one_run(server: GuardedServer, channels: KernelChannels, args) -> dict[str, float]:
+    bulk = await timed(channels.execute(BULK.format(n=args.mib * 16), timeout=600))
+    chatty = await timed(channels.execute(CHATTY.format(n=args.small), timeout=600))
+    files = await timed(read_files(server, args.reads))
+    return {"bulk": bulk, "chatty": chatty, "files": files}
+
+
+async def compare(args, endpoint: AuditEndpoint) -> dict[str, dict[str, float]]:
+    """Both servers up at once; runs alternate between them, so load drifts hit both."""
+    modes = {"no budget": 0, "with budget": 1024**4}
+    figures: dict[str, dict[str, list[float]]] = {m: {c: [] for c in CASES} for m in modes}
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        (root / "dataset").mkdir()
-        (root / "work").mkdir()
-        (root / "work" / "table.csv").write_bytes(b"a,b,c\n" + b"1,2,3\n" * 34_000)
-        server = GuardedServer(root, endpoint, budget)
+        servers, kernels = {}, {}
         try:
-            await server.ready()
-            kernel_id, channels = await server.kernel()
-            figures: dict[str, list[float]] = {"bulk": [], "chatty": [], "files": []}
+            for mode, budget in modes.items():
+                root = Path(folder) / mode.replace(" ", "-")
+                for sub in ("dataset", "work"):
+                    (root / sub).mkdir(parents=True)
+                (root / "work" / "table.csv").write_bytes(b"a,b,c\n" + b"1,2,3\n" * 34_000)
+                servers[mode] = GuardedServer(root, endpoint, budget)
+            for mode, server in servers.items():
+                await server.ready()
+                kernels[mode] = await server.kernel()
             for _ in range(args.runs):
-                bulk = channels.execute(BULK.format(n=args.mib * 16), timeout=600)
-                figures["bulk"].append(await timed(bulk))
-                chatty = channels.execute(CHATTY.format(n=args.small), timeout=600)
-                figures["chatty"].append(await timed(chatty))
-                figures["files"].append(await timed(read_files(server, args.reads)))
-            channels.close()
-            await server.fetch("DELETE", f"api/kernels/{kernel_id}")
+                for mode, server in servers.items():
+                    try:
+                        run = await one_run(server, kernels[mode][1], args)
+                    except AssertionError:
+                        log = (server.root / "server.log").read_text()[-3000:]
+                        print(f"{mode}: a cell did not finish; the server's log ends:\n{log}")
+                        raise
+                    for case, value in run.items():
+                        figures[mode][case].append(value)
         finally:
-            server.stop()
-    medians = {case: statistics.median(values) for case, values in figures.items()}
-    print(f"{name}: " + ", ".join(f"{case} {value:.2f} s" for case, value in medians.items()))
-    return medians
+            for mode, server in servers.items():
+                if mode in kernels:
+                    kernels[mode][1].close()
+                server.stop()
+    return {m: {c: statistics.median(v) for c, v in f.items()} for m, f in figures.items()}
 
 
 async def read_files(server: GuardedServer, reads: int) -> None:
@@ -185,23 +236,22 @@ async def main() -> None:
     parser.add_argument("--reads", type=int, default=200, help="200 KiB file reads per run")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    endpoint = AuditEndpoint(token="bench-hub-token").start()  # noqa: S106 (local)
+    hub = EndpointThread()
     print(f"load average before: {os.getloadavg()[0]:.1f}; {args.mib} MiB bulk, "
           f"{args.small} small messages, {args.reads} file reads; median of {args.runs}")  # fmt: skip
-    off = await run_mode("no budget  ", 0, args, endpoint)
-    before = len(endpoint.events)
-    on = await run_mode("with budget", 1024**4, args, endpoint)
-    print(f"events recorded with the budget: {len(endpoint.events) - before}")
+    medians = await compare(args, hub.endpoint)
+    off, on = medians["no budget"], medians["with budget"]
+    print(f"events recorded with the budget: {len(hub.endpoint.events)}")
     print("| case | no budget | with budget | difference |")
     print("|---|---|---|---|")
-    for case in off:
+    for case in CASES:
         change = (on[case] - off[case]) / off[case] * 100
         print(f"| {case} | {off[case]:.2f} s | {on[case]:.2f} s | {change:+.1f} % |")
     plain, counted = writer_cost_per_message()
     print(f"per message, writer alone: websocket write {plain:.0f} ns, counting write "
           f"{counted:.0f} ns (+{counted - plain:.0f} ns)")  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.1f}")
-    endpoint.stop()
+    hub.stop()
 
 
 if __name__ == "__main__":

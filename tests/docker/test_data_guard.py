@@ -643,7 +643,8 @@ def test_kernel_outputs_past_the_daily_budget_are_not_sent_and_that_is_recorded_
     # Files too: the budget is the person's, whatever the channel.
     response = bob.request("GET", "api/contents/work", {"content": "1"})
     assert response.status_code == 200, "listings are not file contents"
-    code, output = bob.exec("open('/home/jovyan/work/notes.txt', 'w').write('x' * 1000)")
+    # Larger than what is left (less than one 64 KiB output).
+    code, output = bob.exec("open('/home/jovyan/work/notes.txt', 'w').write('x' * 70_000)")
     assert code == 0, output
     refused = bob.request("GET", "api/contents/work/notes.txt", {"format": "text"})
     assert refused.status_code == 403
