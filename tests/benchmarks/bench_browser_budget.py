@@ -40,7 +40,7 @@ from tornado.websocket import websocket_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hds_data_guard.budget import BrowserBudget  # noqa: E402
-from hds_data_guard.kernels import Meter  # noqa: E402
+from hds_data_guard.meter import Meter  # noqa: E402
 from support.audit_endpoint import AuditEndpoint  # noqa: E402
 from support.kernel_channels import PROTOCOL, KernelChannels  # noqa: E402
 
@@ -220,10 +220,9 @@ def writer_cost_per_message() -> tuple[float, float]:
     on the path every message takes while the record covers it."""
     budget = BrowserBudget(10**15, chunk=10**14, grace=0)
     budget.account("alice").granted = 10**15
-    connection = SimpleNamespace(websocket_handler=_NoWebsocket(), _reserve=None)
-    meter = Meter(connection, budget, "alice")  # type: ignore[arg-type]
+    plain = _NoWebsocket().write_message
+    meter = Meter(SimpleNamespace(_reserve=None), budget, "alice", plain)  # type: ignore[arg-type]
     message, number = b"x" * 300, 1_000_000
-    plain = connection.websocket_handler.write_message
     direct = min(timeit.repeat(lambda: plain(message, binary=True), number=number, repeat=5))
     counted = min(timeit.repeat(lambda: meter(message, True), number=number, repeat=5))
     return direct / number * 1e9, counted / number * 1e9

@@ -652,6 +652,38 @@ def test_kernel_outputs_past_the_daily_budget_are_not_sent_and_that_is_recorded_
     assert len(bob_entries(bob, "browser.budget.exceeded")) == 1, "once a day, not per refusal"
 
 
+async def terminal_output(server: Server, command: str, quiet: float = 3.0) -> str:
+    """Run `command` in a JupyterLab terminal through the proxy; what the browser receives."""
+    created = server.request("POST", "api/terminals", body={})
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+    url = server.prefix.replace("http://", "ws://") + f"terminals/websocket/{name}"
+    request = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+    connection = await websocket_connect(request)
+    connection.write_message(json.dumps(["stdin", command + "\r"]))
+    text = []
+    try:
+        while (raw := await asyncio.wait_for(connection.read_message(), quiet)) is not None:
+            kind, *rest = json.loads(raw)
+            text += [rest[0]] if kind == "stdout" else []
+    except TimeoutError:
+        pass
+    finally:
+        connection.close()
+        server.request("DELETE", f"api/terminals/{name}")
+    return "".join(text)
+
+
+def test_past_the_budget_a_terminal_does_not_send_the_file_either(bob):
+    """`cat` in a terminal is the other way to put a file on screen: it shares the budget."""
+    code, output = bob.exec("open('/home/jovyan/work/big.csv', 'w').write('y' * 500_000)")
+    assert code == 0, output
+    shown = asyncio.run(terminal_output(bob, "cat ~/work/big.csv"))
+    assert shown.count("y") < 100_000, "within the small messages' grace at most"
+    assert "daily limit" in shown and "Request release" in shown
+    assert len(bob_entries(bob, "browser.budget.exceeded")) == 1, "still once a day"
+
+
 def test_the_days_count_survives_a_restart_of_the_server(bob, server, docker_client):
     """Restarting gives a new container; the hub hands it what the record counted today."""
     hub = bob.hub

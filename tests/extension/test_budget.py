@@ -8,6 +8,7 @@ protocol, `support.kernel_channels`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from jupyter_server.services.kernels.connection.base import BaseKernelWebsocketConnection
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
+from jupyter_server.utils import url_path_join
 
+from hds_data_guard import routing
 from hds_data_guard.kernels import BudgetedConnection
+from hds_data_guard.terminals import BudgetedTermSocket
 from support.kernel_channels import PROTOCOL, KernelChannels
 
 KIB = 1024
@@ -293,3 +297,50 @@ async def test_a_connection_class_swapped_after_start_stops_the_server(jp_server
     jp_serverapp.stop = lambda: stopped.append(True)
     await guard._start_jupyter_server_extension(jp_serverapp)
     assert stopped == [True]
+
+
+# --- (c) the daily budget, on terminal output ----------------------------------------------
+
+
+def test_the_terminal_websocket_is_the_guards(jp_serverapp, guard):
+    url = url_path_join(jp_serverapp.base_url, "terminals/websocket/1")
+    assert routing.handler_for(jp_serverapp.web_app, "GET", url) is BudgetedTermSocket
+
+
+async def read_terminal(connection, quiet: float = 2.0) -> str:
+    """Everything the terminal sends until it has been quiet for `quiet` seconds."""
+    text = []
+    while True:
+        try:
+            raw = await asyncio.wait_for(connection.read_message(), quiet)
+        except TimeoutError:
+            return "".join(text)
+        if raw is None:
+            return "".join(text)
+        kind, *rest = json.loads(raw)
+        if kind == "stdout":
+            text.append(rest[0])
+
+
+async def test_past_the_budget_terminal_output_stops_with_a_note_and_one_record(
+    jp_fetch, jp_ws_fetch, guard, hub_endpoint
+):
+    created = await jp_fetch("api", "terminals", method="POST", body="{}")
+    name = json.loads(created.body)["name"]
+    connection = await jp_ws_fetch("terminals", "websocket", name)
+    await read_terminal(connection, quiet=1.0)  # the prompt
+    # What `cat ~/work/copy.csv` would do with a large file: 200 KB to the screen.
+    command = "yes x | head -c 200000; echo\r"
+    connection.write_message(json.dumps(["stdin", command]))
+    shown = await read_terminal(connection)
+    connection.close()
+    # Counted as sent: JSON messages, "x\r\n" each; small ones pass within the 8 KiB grace.
+    assert len(shown) > BUDGET / 2, "it flowed..."
+    assert len(json.dumps(shown)) < BUDGET + 8 * KIB + 2 * KIB, "...then stopped at the budget"
+    assert "daily limit" in shown and "Request release" in shown
+    [exceeded] = of(hub_endpoint, "browser.budget.exceeded")
+    assert (exceeded["details"]["channel"], exceeded["details"]["terminal"]) == ("terminal", name)
+    shares = of(hub_endpoint, "browser.budget.reserved")
+    assert {s["details"]["channel"] for s in shares} == {"terminal"}
+    account = guard.budget.account("alice")
+    assert account.spent <= account.granted

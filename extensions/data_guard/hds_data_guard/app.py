@@ -24,7 +24,7 @@ from traitlets import (
 
 from hds_records import addresses
 
-from . import handlers, routing
+from . import handlers, routing, terminals
 from .budget import BrowserBudget, Served
 from .copies import DatasetCopies
 from .dataset import DatasetFolder, check_dataset_dir
@@ -296,6 +296,15 @@ class DataGuardApp(ExtensionApp):
 
     def initialize_handlers(self):
         self.handlers.extend(handlers.guarded_routes())
+        if self.terminals_on:
+            self.handlers.append(terminals.route())
+
+    @property
+    def terminals_on(self) -> bool:
+        """Whether the server offers terminals (their output is then metered too)."""
+        serverapp = self.serverapp
+        return bool(serverapp.terminals_enabled
+                    and serverapp.jpserver_extensions.get(terminals.EXTENSION))  # fmt: skip
 
     def initialize(self):
         """Register the guard, then check that nothing loaded earlier answers its routes.
@@ -304,13 +313,15 @@ class DataGuardApp(ExtensionApp):
         the server before it serves anything.
         """
         super().initialize()
+        # The terminals' own route may come later: checked once every extension has started.
         wrong = routing.unguarded_routes(self.serverapp.web_app, self.serverapp.base_url)
         if wrong:
             raise RuntimeError(f"data guard cannot start: {'; '.join(wrong)}")
 
     async def _start_jupyter_server_extension(self, serverapp):
         """Check the routes again once every extension is in, then replay leftover events."""
-        wrong = routing.unguarded_routes(serverapp.web_app, serverapp.base_url)
+        wrong = routing.unguarded_routes(serverapp.web_app, serverapp.base_url,
+                                         terminals_on=self.terminals_on)  # fmt: skip
         if wrong:
             self.log.critical("data guard: %s; stopping the server rather than serve files",
                               "; ".join(wrong))  # fmt: skip
