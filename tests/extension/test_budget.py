@@ -19,6 +19,7 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from jupyter_server.utils import url_path_join
 
 from hds_data_guard import routing
+from hds_data_guard.budget import BrowserBudget
 from hds_data_guard.kernels import BudgetedConnection
 from hds_data_guard.terminals import BudgetedTermSocket
 from support.kernel_channels import PROTOCOL, KernelChannels
@@ -334,9 +335,9 @@ async def test_past_the_budget_terminal_output_stops_with_a_note_and_one_record(
     connection.write_message(json.dumps(["stdin", command]))
     shown = await read_terminal(connection)
     connection.close()
-    # Counted as sent: JSON messages, "x\r\n" each; small ones pass within the 8 KiB grace.
+    # Counted as sent: JSON messages, "x\r\n" each; no grace for a terminal's small pieces.
     assert len(shown) > BUDGET / 2, "it flowed..."
-    assert len(json.dumps(shown)) < BUDGET + 8 * KIB + 2 * KIB, "...then stopped at the budget"
+    assert len(json.dumps(shown)) < BUDGET + 2 * KIB, "...then stopped at the budget"
     assert "daily limit" in shown and "Request release" in shown
     [exceeded] = of(hub_endpoint, "browser.budget.exceeded")
     assert (exceeded["details"]["channel"], exceeded["details"]["terminal"]) == ("terminal", name)
@@ -344,3 +345,33 @@ async def test_past_the_budget_terminal_output_stops_with_a_note_and_one_record(
     assert {s["details"]["channel"] for s in shares} == {"terminal"}
     account = guard.budget.account("alice")
     assert account.spent <= account.granted
+
+
+# --- the accounts on their own -----------------------------------------------------------
+
+
+async def test_the_grace_past_the_budget_is_for_small_kernel_messages_only():
+    budget = BrowserBudget(128 * KIB, chunk=64 * KIB, grace=16 * KIB)
+    account, shares = budget.account("alice"), []
+
+    async def record(share: int) -> bool:
+        shares.append(share)
+        return True
+
+    assert await budget.reserve(account, 100 * KIB, record)
+    account.spent = 128 * KIB - 100
+    assert not budget.fits(account, 4 * KIB, kernel=True), "too large for the grace"
+    assert not budget.fits(account, 1 * KIB), "a file read gets no grace"
+    assert budget.fits(account, 1 * KIB, kernel=True)
+    assert await budget.reserve(account, 1 * KIB, record, kernel=True)
+    assert account.granted == 128 * KIB + 16 * KIB, "the grace is recorded before use too"
+    assert account.sendable == 128 * KIB, "large messages never reach past the limit"
+    assert sum(shares) == account.granted
+
+
+async def test_a_new_day_starts_from_zero():
+    now = [86_400 * 20_000 + 100.0]
+    budget = BrowserBudget(128 * KIB, chunk=64 * KIB, grace=0, clock=lambda: now[0])
+    budget.account("alice").spent = 128 * KIB
+    now[0] += 86_400
+    assert budget.account("alice").spent == 0

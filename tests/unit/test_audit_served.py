@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.intake import new_event
-from jupyter_hds.audit.served import environment_later, served_today
+from jupyter_hds.audit.served import budget_environment, environment_later, served_today
 from jupyter_hds.audit.writer import ChainWriter
 
 TODAY = datetime.now(UTC).date()
@@ -81,10 +81,12 @@ def test_an_empty_record_says_nothing_was_sent(tmp_path):
     }
 
 
-def test_the_spawners_value_is_the_json_a_server_reads(tmp_path):
+def test_the_spawners_environment_is_what_a_server_reads(tmp_path):
     directory = record(tmp_path, [sent("file.read", "alice", 3)])
-    value = environment_later(directory, "cohort")
-    assert json.loads(value(None))["served"] == {"alice": 3}
+    environment = budget_environment(directory, "cohort", 512 * 1024**2)
+    assert environment["HDS_BROWSER_BYTES_DAY"] == str(512 * 1024**2)
+    # JupyterHub calls a callable value with the spawner when it builds the environment.
+    assert json.loads(environment["HDS_BROWSER_SERVED"](None))["served"] == {"alice": 3}
 
 
 def test_a_record_that_cannot_be_read_starts_the_day_from_zero_and_says_so(tmp_path, caplog):

@@ -68,6 +68,7 @@ class Account:
     day: int
     spent: int = 0
     granted: int = 0
+    sendable: int = 0  # min(granted, limit): what a message of any size may reach at once
     refusal_recorded: bool = False
     reserving: asyncio.Future[bool] | None = None
 
@@ -93,7 +94,7 @@ class BrowserBudget:
         self.limit, self.grace, self.clock = limit, grace, clock
         # A share is at most 1/64 of the day (at least 64 KiB): a server that stops wastes little.
         self.chunk = min(chunk, max(limit // 64, MIN_SHARE))
-        self.low_water = chunk // 2  # take the next share before the current one runs out
+        self.low_water = self.chunk // 2  # take the next share before this one runs out
         self.accounts: dict[str, Account] = {}
         self.served = served or Served()
 
@@ -107,13 +108,15 @@ class BrowserBudget:
         if account is None or account.day != today:
             account = Account(today)
             if self.served.day == today:
-                account.spent = account.granted = self.served.served.get(person, 0)
+                account.spent = self.served.served.get(person, 0)
+                self._grant(account, account.spent)
                 account.refusal_recorded = person in self.served.exceeded
             self.accounts[person] = account
         return account
 
     def ceiling(self, size: int, kernel: bool = False) -> int:
-        """The most a day's total may reach with a message of `size` bytes."""
+        """The most a day's total may reach with a message of `size` bytes (`kernel`: a
+        kernel message, which may use the grace when small)."""
         return self.limit + self.grace if kernel and size <= SMALL else self.limit
 
     def fits(self, account: Account, size: int, kernel: bool = False) -> bool:
@@ -122,28 +125,35 @@ class BrowserBudget:
     def take_recorded(self, account: Account, size: int) -> None:
         """Count a read whose own event (carrying `served`) is being recorded."""
         account.spent += size
-        account.granted += size
+        self._grant(account, size)
 
     def give_back(self, account: Account, size: int) -> None:
         """Undo `take_recorded` when the event could not be recorded (nothing was sent)."""
         account.spent -= size
-        account.granted -= size
+        self._grant(account, -size)
+
+    def _grant(self, account: Account, size: int) -> None:
+        account.granted += size
+        account.sendable = min(account.granted, self.limit)
 
     def should_prefetch(self, account: Account) -> bool:
         return (
             account.reserving is None
             and account.granted - account.spent < self.low_water
-            and account.granted < self.limit + self.grace
+            and account.granted < self.limit
         )
 
-    async def reserve(self, account: Account, size: int, record: Reserve) -> bool:
-        """Make the record cover `size` more bytes than are spent; True once it does.
+    async def reserve(self, account: Account, size: int, record: Reserve,
+                      kernel: bool = False) -> bool:  # fmt: skip
+        """Make the record cover `size` more bytes than are spent; True once it does. Shares
+        stop at the limit, or at the grace past it for a small kernel message (`kernel`).
 
         One share is taken at a time per person: callers arriving meanwhile wait for it.
         """
+        ceiling = self.ceiling(size, kernel)
         while account.spent + size > account.granted:
             if account.reserving is None:
-                share = self._share(account, size)
+                share = self._share(account, size, ceiling)
                 if share <= 0:
                     return False
                 account.reserving = asyncio.ensure_future(self._take(account, share, record))
@@ -154,19 +164,19 @@ class BrowserBudget:
     def prefetch(self, account: Account, record: Reserve) -> None:
         """Take the next share in the background (the sender does not wait for it)."""
         if self.should_prefetch(account):
-            share = self._share(account, 0)
+            share = self._share(account, 0, self.limit)
             if share > 0:
                 account.reserving = asyncio.ensure_future(self._take(account, share, record))
 
-    def _share(self, account: Account, size: int) -> int:
+    def _share(self, account: Account, size: int, ceiling: int) -> int:
         wanted = max(self.chunk, account.spent + size - account.granted)
-        return min(wanted, self.limit + self.grace - account.granted)
+        return min(wanted, ceiling - account.granted)
 
     async def _take(self, account: Account, share: int, record: Reserve) -> bool:
         try:
             recorded = await record(share)
             if recorded:
-                account.granted += share
+                self._grant(account, share)
             return recorded
         finally:
             account.reserving = None

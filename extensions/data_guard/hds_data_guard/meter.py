@@ -2,11 +2,11 @@
 
 A socket that streams to the browser (a kernel's channels, a terminal) writes each message
 through one method; the adapters (`kernels.py`, `terminals.py`) answer it with a `Meter`.
-While the hub's record already covers what is sent (`spent + size <= granted`), a message
-costs a length, two comparisons and an addition, and goes out at once. Otherwise it waits,
-in order, while the next share of the budget is recorded (`MeteredSocket._over_share`), or,
-past the budget, is dropped: the socket shows a note pointing to the airlock, and the first
-refusal of the day is recorded.
+While the hub's record already covers what is sent, within the limit (`spent + size <=
+sendable`), a message costs a length, two comparisons and an addition, and goes out at
+once. Otherwise it waits, in order, while the next share of the budget is recorded
+(`MeteredSocket._over_share`), or, past the budget, is dropped: the socket shows a note
+pointing to the airlock, and the first refusal of the day is recorded.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Meter:
 
     def __call__(self, message: Any, binary: bool = False) -> Any:
         account, size = self.account, len(message)
-        if self.held or account.spent + size > account.granted:
+        if self.held or account.spent + size > account.sendable:
             return self.socket._over_share(message, binary, size)
         account.spent += size
         if account.granted - account.spent < self.low_water and account.reserving is None:
@@ -63,6 +63,7 @@ class MeteredSocket:
 
     meter_route = ""  # the route named in events
     meter_channel = ""  # `details.channel`: "kernel outputs", "terminal"
+    meter_grace = True  # small messages may use the grace past the budget
     _meter: Meter | None = None
 
     # -- hooks -------------------------------------------------------------------------------
@@ -109,11 +110,12 @@ class MeteredSocket:
             return None
         budget = meter.budget
         account = meter.account = budget.account(meter.person)  # a new day, maybe
-        if account.spent + size <= account.granted:
-            return meter(message, binary)
-        if not budget.fits(account, size, kernel=True):
+        if not budget.fits(account, size, kernel=self.meter_grace):
             self._refuse(account, message, size)
             return None
+        if account.spent + size <= account.granted:  # within the limit, or small in the grace
+            account.spent += size
+            return meter.send(message, binary=binary)
         meter.held.append((message, binary))
         asyncio.ensure_future(self._wait_for_share(account, size))
         return None
@@ -121,7 +123,8 @@ class MeteredSocket:
     async def _wait_for_share(self, account: Account, size: int) -> None:
         meter = self._meter
         assert meter is not None
-        recorded = await meter.budget.reserve(account, size, self._reserve)
+        recorded = await meter.budget.reserve(account, size, self._reserve,
+                                              kernel=self.meter_grace)  # fmt: skip
         held, meter.held = meter.held, deque()
         if not recorded:
             if held:

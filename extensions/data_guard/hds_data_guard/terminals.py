@@ -4,7 +4,7 @@
 output: every message of a terminal's websocket leaves through `TermSocket.write_message`
 (jupyter_server_terminals), which `BudgetedTermSocket` answers with the guard's meter
 (`meter.py`). Past the budget the terminal shows one note and stays silent until midnight
-UTC, but for short echoes within the grace.
+UTC: a terminal's output comes in small pieces, so the grace kernels get does not apply.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class BudgetedTermSocket(MeteredSocket, TermSocket):
 
     meter_route = "/terminals/websocket"
     meter_channel = "terminal"
+    meter_grace = False  # a terminal's output comes in small pieces: no grace past the budget
     _noted_day: int | None = None
 
     def initialize(self, name: str, term_manager: Any = None, **kwargs: Any) -> None:

@@ -73,6 +73,16 @@ def environment_value(directory: Path | str, project: str) -> str:
     return json.dumps(served_today(directory, project), separators=(",", ":"))
 
 
+def budget_environment(directory: Path | str, project: str, bytes_day: int) -> dict[str, Any]:
+    """The data guard's budget settings for a server of `project` starting now (any spawner):
+    the plan's daily limit, and what each member was already sent today (summed in a thread;
+    JupyterHub calls the value when it builds the server's environment)."""
+    return {
+        "HDS_BROWSER_BYTES_DAY": str(bytes_day),
+        "HDS_BROWSER_SERVED": environment_later(directory, project),
+    }
+
+
 def environment_later(directory: Path | str, project: str) -> Callable[[Any], str]:
     """Start summing now, in a thread; the value for `Spawner.environment`, which JupyterHub
     calls (with the spawner) when it builds the server's environment, usually after the sum

@@ -98,8 +98,9 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             "HDS_PROJECT": project.name,
             # The data guard's daily browser budget (docs/data-guard.md): the plan's limit, and
             # what each member was already sent today, from the audit record.
-            "HDS_BROWSER_BYTES_DAY": str(project.plan.browser_bytes_day),
-            "HDS_BROWSER_SERVED": served.environment_later(self.deployment.audit, project.name),
+            **served.budget_environment(
+                self.deployment.audit, project.name, project.plan.browser_bytes_day
+            ),
         }
         self.extra_create_kwargs = {
             **self.extra_create_kwargs,
