@@ -56,9 +56,10 @@ AIRLOCK_MESSAGE = (
 def budget_message(limit: int) -> str:
     """Why the browser gets nothing more today, and the way out that remains."""
     return (
-        f"Today your browser has received {describe(limit)} from this project's files and "
-        "kernel outputs: the daily limit of the project's plan. Nothing more is sent to your "
-        f"browser until midnight (UTC). {AIRLOCK_MESSAGE} Reaching the limit has been recorded."
+        f"Today your browser has received {describe(limit)} from this project's files, kernel "
+        "outputs and terminals: the daily limit of the project's plan. Nothing more is sent to "
+        f"your browser until midnight (UTC). {AIRLOCK_MESSAGE} Reaching the limit has been "
+        "recorded."
     )
 
 
