@@ -196,6 +196,52 @@ async def test_a_share_that_cannot_be_recorded_is_not_spent(jp_fetch, guard, hub
     assert "must be recorded" in json.loads(response.body)["message"]
 
 
+async def test_a_refusal_that_cannot_be_recorded_is_recorded_at_the_next_one(
+    jp_fetch, guard, hub_endpoint, jp_root_dir
+):
+    write(jp_root_dir, "work/part.bin", bytes(range(256)) * 160)  # 40 KiB: recorded alone
+    await jp_fetch("api", "contents", "work", "part.bin", params={"format": "base64"})
+    hub_endpoint.stop()
+    spool = guard.sink.spool.path
+    spool.parent.mkdir(parents=True, exist_ok=True)
+    spool.mkdir()  # the record cannot be reached: the refusal's event is lost
+    first = await jp_fetch("api", "contents", "work", "part.bin", params={"format": "base64"},
+                           raise_error=False)  # fmt: skip
+    assert first.code == 403
+    spool.rmdir()  # the spool is back: the next refusal is the one recorded
+    for _ in range(2):
+        again = await jp_fetch("api", "contents", "work", "part.bin",
+                               params={"format": "base64"}, raise_error=False)  # fmt: skip
+        assert again.code == 403
+    spooled = [json.loads(line) for line in spool.read_text().splitlines()]
+    assert [e["action"] for e in spooled] == ["browser.budget.exceeded"]
+    assert of(hub_endpoint, "browser.budget.exceeded") == []
+
+
+@pytest.mark.parametrize(
+    "budget_settings",
+    [{"browser_bytes_day": 3 * KIB * KIB, "record_reads_above": 32 * KIB}],
+    indirect=True,
+)
+async def test_reads_at_once_cannot_pass_the_budget_together(
+    jp_fetch, guard, hub_endpoint, jp_root_dir
+):
+    # 2 MiB each, hashed in a thread (the server answers others meanwhile): 4 MiB > 3 MiB.
+    for byte, name in enumerate(("one", "two")):
+        write(jp_root_dir, f"work/{name}.bin", bytes([byte]) * (2 * KIB * KIB))
+    responses = await asyncio.gather(*(
+        jp_fetch("api", "contents", "work", f"{name}.bin", params={"format": "base64"},
+                 raise_error=False)
+        for name in ("one", "two")
+    ))  # fmt: skip
+    assert sorted(r.code for r in responses) == [200, 403]
+    await guard.sink.flush()  # an event recorded while another was sent waits in the spool
+    [read] = of(hub_endpoint, "file.read")
+    assert read["details"]["served"] == 2 * KIB * KIB
+    [exceeded] = of(hub_endpoint, "browser.budget.exceeded")
+    assert exceeded["details"]["spent"] == 2 * KIB * KIB
+
+
 @pytest.mark.parametrize("budget_settings", [{"browser_bytes_day": 0}], indirect=True)
 async def test_without_a_limit_nothing_is_counted(jp_fetch, guard, hub_endpoint, jp_root_dir):
     assert guard.budget is None

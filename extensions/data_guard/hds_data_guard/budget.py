@@ -188,6 +188,10 @@ class BrowserBudget:
         account.refusal_recorded = True
         return True
 
+    def refusal_unrecorded(self, account: Account) -> None:
+        """The refusal's event was lost: the next refusal today is recorded instead."""
+        account.refusal_recorded = False
+
 
 def describe(size: int) -> str:
     """`512 MiB`, `1.5 GiB`, `300 KiB`: a budget as people read it."""

@@ -257,9 +257,11 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             details["sha256"] = await read.sha256()
             if copy_of is not None:
                 details["copy_of"] = copy_of
+            # Checked again: another read may have spent the budget while this one was hashed.
+            await self._check_budget(path, size)
             await self._record_read(path, size, in_dataset or copy_of is not None, details)
         elif guard.budget is not None:
-            await self._spend_small(size)
+            await self._spend_small(path, size)
 
     async def _check_copy(self, path: str, copy_of: str, raw: bool) -> None:
         """A copy of a dataset file is refused where the dataset file would be."""
@@ -285,11 +287,12 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         account = budget.account(self.current_user.username)
         if budget.fits(account, size):
             return
-        if budget.refusal_to_record(account):
-            await self.record("browser.budget.exceeded", path.strip("/"), "refused",
-                              "the daily browser budget is reached", channel="files",
-                              refused=size, spent=account.spent,
-                              budget=budget.limit)  # fmt: skip
+        if budget.refusal_to_record(account) and not await self.record(
+            "browser.budget.exceeded", path.strip("/"), "refused",
+            "the daily browser budget is reached", channel="files", refused=size,
+            spent=account.spent, budget=budget.limit,
+        ):  # fmt: skip
+            budget.refusal_unrecorded(account)  # the next refusal tries again
         raise web.HTTPError(403, budget_message(budget.limit))
 
     async def _record_read(self, path: str, size: int, dataset: bool,
@@ -314,7 +317,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             budget.give_back(account, size)
         raise web.HTTPError(503, UNRECORDED_MESSAGE if dataset else UNRECORDED_READ_MESSAGE)
 
-    async def _spend_small(self, size: int) -> None:
+    async def _spend_small(self, path: str, size: int) -> None:
         """Count a read below the recorded size, within a share of the budget already recorded."""
         budget = self.guard.budget  # type: ignore[union-attr]
         account = budget.account(self.current_user.username)
@@ -326,6 +329,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
                                      budget=budget.limit)  # fmt: skip
 
         if not await budget.reserve(account, size, reserve):
+            await self._check_budget(path, size)  # spent meanwhile by another read: refused
             raise web.HTTPError(503, UNRECORDED_READ_MESSAGE)
         account.spent += size
 

@@ -162,10 +162,12 @@ class MeteredSocket:
     async def _record_refusal(self, account: Account, size: int) -> None:
         guard, budget = self._guard(), self._meter.budget  # type: ignore[union-attr]
         if guard is None or guard.sink is None:
+            budget.refusal_unrecorded(account)
             return
         event = guard_event(self._metered_handler(), self.meter_route,
                             "browser.budget.exceeded", None, "refused",
                             "the daily browser budget is reached", channel=self.meter_channel,
                             **self._meter_details(), refused=size, spent=account.spent,
                             budget=budget.limit)  # fmt: skip
-        await guard.sink.record(event)
+        if not await guard.sink.record(event):
+            budget.refusal_unrecorded(account)  # the next refusal tries again
