@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.intake import new_event
-from jupyter_hds.audit.served import budget_environment, environment_later, served_today
+from jupyter_hds.audit.served import (
+    UNREADABLE_MESSAGE,
+    budget_environment,
+    environment_later,
+    served_today,
+)
 from jupyter_hds.audit.writer import ChainWriter
 
 TODAY = datetime.now(UTC).date()
@@ -89,8 +96,10 @@ def test_the_spawners_environment_is_what_a_server_reads(tmp_path):
     assert json.loads(environment["HDS_BROWSER_SERVED"](None))["served"] == {"alice": 3}
 
 
-def test_a_record_that_cannot_be_read_starts_the_day_from_zero_and_says_so(tmp_path, caplog):
+def test_a_record_that_cannot_be_read_stops_the_start_and_says_why(tmp_path, caplog):
     (tmp_path / "segments").mkdir()
     (tmp_path / "segments" / "000000000001.parquet").write_bytes(b"not parquet")
-    assert environment_later(tmp_path, "cohort")(None) == ""
-    assert "browser budgets start from zero" in caplog.text
+    with pytest.raises(RuntimeError) as refused:
+        environment_later(tmp_path, "cohort")(None)
+    assert str(refused.value) == UNREADABLE_MESSAGE
+    assert "cannot sum what cohort's members were sent today" in caplog.text

@@ -27,6 +27,11 @@ log = logging.getLogger("jupyter_hds.audit")
 # Sums are read off the hub's event loop, while the spawner prepares the container.
 READER = ThreadPoolExecutor(2, thread_name_prefix="audit-served")
 WAIT = 30.0
+UNREADABLE_MESSAGE = (
+    "The server cannot start: what your browser received today from this project is counted "
+    "from the audit record, and the record cannot be read now. Try again in a minute; if it "
+    "lasts, tell the hosting team."
+)
 
 COUNTED = ("file.read", "dataset.read", "browser.budget.reserved", "browser.budget.exceeded")
 INBOX_COLUMNS = (
@@ -86,16 +91,17 @@ def budget_environment(directory: Path | str, project: str, bytes_day: int) -> d
 def environment_later(directory: Path | str, project: str) -> Callable[[Any], str]:
     """Start summing now, in a thread; the value for `Spawner.environment`, which JupyterHub
     calls (with the spawner) when it builds the server's environment, usually after the sum
-    is ready. A record that cannot be read is logged and counts as nothing sent yet."""
+    is ready. A record that cannot be read (or not within `WAIT` seconds) stops the start:
+    a server that began the day from zero would send past the budget (fail closed)."""
     future = READER.submit(environment_value, directory, project)
 
     def value(_spawner: Any = None) -> str:
         try:
             return future.result(timeout=WAIT)
-        except Exception:  # the server still starts; the error says what was not counted
-            log.exception("audit: cannot sum what %s's members were sent today; their "
-                          "browser budgets start from zero", project)  # fmt: skip
-            return ""
+        except Exception:
+            log.exception("audit: cannot sum what %s's members were sent today; the server "
+                          "does not start", project)  # fmt: skip
+            raise RuntimeError(UNREADABLE_MESSAGE) from None
 
     return value
 
