@@ -19,7 +19,7 @@ from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebso
 from jupyter_server.utils import url_path_join
 
 from hds_data_guard import routing
-from hds_data_guard.budget import BrowserBudget
+from hds_data_guard.budget import NOTES_A_DAY, BrowserBudget
 from hds_data_guard.kernels import BudgetedConnection
 from hds_data_guard.terminals import BudgetedTermSocket
 from support.kernel_channels import PROTOCOL, KernelChannels
@@ -307,6 +307,32 @@ async def test_past_the_budget_outputs_stop_with_a_note_and_one_record(kernel, g
     assert len(of(hub_endpoint, "browser.budget.exceeded")) == 1, "recorded once a day"
     account = guard.budget.account("alice")
     assert account.spent <= account.granted <= BUDGET + 8 * KIB
+
+
+FORGED_PARENTS = """
+kernel = get_ipython().kernel
+for i in range(40):
+    parent = {{"msg_id": f"{{i}}-" + "A" * {size}, "session": "S" * {size},
+              "msg_type": "execute_request"}}
+    kernel.session.send(kernel.iopub_socket, "stream", {{"name": "stdout", "text": "y" * 4096}},
+                        parent=parent)
+"""
+
+
+async def test_notes_carry_nothing_of_the_kernels_and_are_few(kernel, guard, hub_endpoint):
+    spent = await kernel.execute(DISPLAY.format(n=8, size=16 * KIB))  # the budget is gone
+    assert "daily limit" in spent.stream_text("stderr")
+    # The kernel's own code answers made-up requests: each dropped message has a new parent,
+    # 20 KiB long, which a note would send back uncounted.
+    run = await kernel.execute(FORGED_PARENTS.format(size=20 * KIB))
+    assert run.replied and run.idle
+    assert run.received_bytes < 40 * KIB, "40 notes of at most a few hundred bytes"
+    account = guard.budget.account("alice")
+    assert account.notes == 1 + 40
+    guard.budget.accounts["alice"].notes = NOTES_A_DAY  # the day's notes are used up
+    quiet = await kernel.execute(DISPLAY.format(n=2, size=16 * KIB))
+    assert quiet.replied and quiet.idle
+    assert quiet.stream_text("stderr") == ""
 
 
 async def test_files_and_outputs_share_one_budget(kernel, jp_fetch, guard, hub_endpoint,

@@ -28,6 +28,8 @@ EPOCH = date(1970, 1, 1)
 # Kernel messages up to this size may use the grace past the limit (status, short replies).
 SMALL = 2048
 MIN_SHARE = 64 * 1024
+# Notes (why output stopped) a person is shown a day: a note is not counted, so they are few.
+NOTES_A_DAY = 100
 
 
 def day_number(day: date) -> int:
@@ -70,6 +72,7 @@ class Account:
     granted: int = 0
     sendable: int = 0  # min(granted, limit): what a message of any size may reach at once
     refusal_recorded: bool = False
+    notes: int = 0
     reserving: asyncio.Future[bool] | None = None
 
 
@@ -187,6 +190,11 @@ class BrowserBudget:
             return False
         account.refusal_recorded = True
         return True
+
+    def note_allowed(self, account: Account) -> bool:
+        """True for each of the first `NOTES_A_DAY` notes `account` is shown today."""
+        account.notes += 1
+        return account.notes <= NOTES_A_DAY
 
     def refusal_unrecorded(self, account: Account) -> None:
         """The refusal's event was lost: the next refusal today is recorded instead."""

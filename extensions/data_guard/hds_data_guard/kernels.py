@@ -24,6 +24,10 @@ from tornado.websocket import WebSocketClosedError
 from .meter import MeteredSocket
 
 V1 = "v1.kernel.websocket.jupyter.org"  # the protocol JupyterLab speaks
+# A note answers the dropped message's request: these fields of its parent header, cut short
+# (the kernel writes them, and a note is not counted: it must carry nothing else of theirs).
+PARENT_FIELDS = ("msg_id", "session", "msg_type")
+ID_CHARS = 64
 
 
 class BudgetedConnection(MeteredSocket, ZMQChannelsWebsocketConnection):
@@ -49,12 +53,16 @@ class BudgetedConnection(MeteredSocket, ZMQChannelsWebsocketConnection):
 
     def _note(self, text: str, dropped: Any) -> None:
         """Show `text` once under the cell whose output was dropped."""
-        parent = self._parent_header(dropped)
-        day = self._meter.account.day if self._meter is not None else 0
-        request = (day, str(parent.get("msg_id", "")))
+        header = self._parent_header(dropped)
+        parent = {k: str(header[k])[:ID_CHARS] for k in PARENT_FIELDS if k in header}
+        meter = self._meter
+        day = meter.account.day if meter is not None else 0
+        request = (day, parent.get("msg_id", ""))
         if self._noted == request:
             return
         self._noted = request
+        if meter is not None and not meter.budget.note_allowed(meter.account):
+            return
         note = self.session.msg("stream", content={"name": "stderr", "text": f"\n{text}\n"},
                                 parent=parent)  # fmt: skip
         write = self.websocket_handler.write_message
@@ -72,9 +80,11 @@ class BudgetedConnection(MeteredSocket, ZMQChannelsWebsocketConnection):
         try:
             if isinstance(message, bytes) and self.subprotocol == V1:
                 _, parts = deserialize_msg_from_ws_v1(message)  # header, parent header, ...
-                return self.session.unpack(parts[1])
-            if isinstance(message, str):
-                return json.loads(message).get("parent_header") or {}
-        except (ValueError, IndexError, TypeError):
-            pass
-        return {}
+                header = self.session.unpack(parts[1])
+            elif isinstance(message, str):
+                header = json.loads(message).get("parent_header")
+            else:
+                return {}
+        except (ValueError, IndexError, TypeError, AttributeError):
+            return {}
+        return header if isinstance(header, dict) else {}
