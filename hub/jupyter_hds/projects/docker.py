@@ -9,7 +9,6 @@ from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
 from .. import events
-from ..audit import served
 from ..policy.projects import Project
 from . import firewall
 from .hardening import Hardening
@@ -93,15 +92,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             {"type": "bind", "source": str(storage.work), "target": f"{HOME}/work",
              "read_only": False},
         ]  # fmt: skip
-        self.environment = {
-            **self.environment,
-            "HDS_PROJECT": project.name,
-            # The data guard's daily browser budget (docs/data-guard.md): the plan's limit, and
-            # what each member was already sent today, from the audit record.
-            **served.budget_environment(
-                self.deployment.audit, project.name, project.plan.browser_bytes_day
-            ),
-        }
+        self.environment = {**self.environment, "HDS_PROJECT": project.name}
         self.extra_create_kwargs = {
             **self.extra_create_kwargs,
             "labels": {
