@@ -219,7 +219,8 @@ def writer_cost_per_message() -> tuple[float, float]:
     """Nanoseconds per message: the websocket's own write (a no-op here) vs the counting one,
     on the path every message takes while the record covers it."""
     budget = BrowserBudget(10**15, chunk=10**14, grace=0)
-    budget.account("alice").granted = 10**15
+    account = budget.account("alice")
+    account.granted = account.sendable = 10**15  # the record covers every message
     plain = _NoWebsocket().write_message
     meter = Meter(SimpleNamespace(_reserve=None), budget, "alice", plain)  # type: ignore[arg-type]
     message, number = b"x" * 300, 1_000_000
