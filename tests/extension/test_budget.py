@@ -98,6 +98,25 @@ async def test_a_small_read_is_not_recorded_on_its_own(jp_fetch, guard, hub_endp
     assert share["details"]["channel"] == "files"
 
 
+async def test_small_reads_take_the_next_share_before_they_need_it(
+    jp_fetch, guard, hub_endpoint, jp_root_dir
+):
+    write(jp_root_dir, "work/table.csv", b"x" * 10 * KIB)
+    await jp_fetch("api", "contents", "work", "table.csv", params={"format": "text"})
+    # 10 KiB of a 16 KiB share used: less than half is left, so the next one is recorded
+    # now, and the next read does not wait for the record.
+    await wait_for(lambda: len(of(hub_endpoint, "browser.budget.reserved")) == 2)
+    shares = of(hub_endpoint, "browser.budget.reserved")
+    assert [s["details"]["served"] for s in shares] == [16 * KIB, 16 * KIB]
+    assert guard.budget.account("alice").granted == 32 * KIB
+
+
+async def wait_for(condition, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition() and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.02)
+
+
 @pytest.mark.parametrize("budget_settings", [{"record_reads_above": 0}], indirect=True)
 async def test_record_reads_above_zero_records_every_read(jp_fetch, guard, hub_endpoint):
     await jp_fetch("api", "contents", "work", "report.html", params={"format": "text"})

@@ -332,6 +332,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             await self._check_budget(path, size)  # spent meanwhile by another read: refused
             raise web.HTTPError(503, UNRECORDED_READ_MESSAGE)
         account.spent += size
+        budget.prefetch(account, reserve)  # the next share, recorded while this read is sent
 
     @web.authenticated
     @authorized
