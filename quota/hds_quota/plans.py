@@ -14,6 +14,10 @@ MIN_STORAGE = 32 * 1024**2
 # Servers report activity every 300 s and the hub polls the proxy every 300 s: an idle
 # timeout at or below this would stop servers that are in use.
 ACTIVITY_REPORTING = 330
+# Limits a plan may leave out, and their value then (existing plan configs keep working).
+# browser_bytes_day: what a person's servers of one project send to their browser in a day
+# (file contents and kernel outputs), enforced by the data guard (docs/data-guard.md).
+OPTIONAL_LIMITS: dict[str, int | str] = {"browser_bytes_day": "512M"}
 
 
 def parse_bytes(value: int | str) -> int:
@@ -41,6 +45,7 @@ class Plan:
     storage: int
     cpu_hours_month: float
     idle_timeout: int
+    browser_bytes_day: int = parse_bytes(OPTIONAL_LIMITS["browser_bytes_day"])
 
     @classmethod
     def from_config(
@@ -48,7 +53,7 @@ class Plan:
     ) -> Plan:
         known = {f.name for f in fields(cls)} - {"name"}
         unknown = set(values) - known
-        missing = known - set(values)
+        missing = known - set(values) - set(OPTIONAL_LIMITS)
         if unknown or missing:
             problems = []
             if unknown:
@@ -57,7 +62,8 @@ class Plan:
                 problems.append(f"missing limits {', '.join(sorted(missing))}")
             raise ValueError(
                 f"plan {name!r}: {'; '.join(problems)}; "
-                f"a plan sets exactly: {', '.join(sorted(known))}"
+                f"a plan sets {', '.join(sorted(known - set(OPTIONAL_LIMITS)))}, and may "
+                f"set {', '.join(sorted(OPTIONAL_LIMITS))}"
             )
         plan = cls(
             name=name,
@@ -69,6 +75,9 @@ class Plan:
             storage=parse_bytes(values["storage"]),
             cpu_hours_month=float(values["cpu_hours_month"]),
             idle_timeout=int(values["idle_timeout"]),
+            browser_bytes_day=parse_bytes(
+                values.get("browser_bytes_day", OPTIONAL_LIMITS["browser_bytes_day"])
+            ),
         )
         plan.check(idle_floor)
         return plan
@@ -79,6 +88,11 @@ class Plan:
         for limit in positive:
             if getattr(self, limit) <= 0:
                 raise ValueError(f"plan {self.name!r}: {limit} must be positive")
+        if self.browser_bytes_day < 0:
+            raise ValueError(
+                f"plan {self.name!r}: browser_bytes_day cannot be negative; write a size like "
+                "512M, or 0 for no daily limit"
+            )
         if self.price_eur_month < 0:
             raise ValueError(f"plan {self.name!r}: price_eur_month cannot be negative")
         if self.storage < MIN_STORAGE:
@@ -126,7 +140,9 @@ class Plans(LoggingConfigurable):
         running_servers (at once, per project), cpu and memory (per server, memory like "4G"),
         storage (per project, shared folder and members' spaces, like "20G"),
         cpu_hours_month (compute per project per month) and idle_timeout (seconds before an
-        idle server is stopped).
+        idle server is stopped). A plan may also set browser_bytes_day: how much a person's
+        servers of one project may send to their browser in a day (file contents and kernel
+        outputs, like "512M"; 0: no limit); left out, it is 512M.
 
         Add a plan or change one without restating the others:
             c.Plans.plans.update({"gold": {...every limit...}})

@@ -12,9 +12,12 @@ container's packets to the hub for a while).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import json
 import os
+import random
 import re
 import subprocess
 import time
@@ -22,15 +25,24 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
+from hds_quota.plans import DEFAULT_PLANS
 from jupyter_hds.projects.networks import bridge_of
 from support import audit_record, docker_engine
 from support.hub import RealHub, make_dataset, make_project
+from support.kernel_channels import PROTOCOL, KernelChannels
 
 pytestmark = pytest.mark.docker
 
 USER, PROJECT = "alice", "cohort-a"
 BINARY = bytes(range(256)) * 16
+# The issue's dataset file: 162,728 bytes of Parquet (here, bytes that compress like it).
+STAYS = b"PAR1" + random.Random(11).randbytes(162_720) + b"PAR1"  # noqa: S311 (test data)
+# Each person may receive this much a day in the browser (the project's plan says so).
+BUDGET = 3 * 1024 * 1024
+PLANS = {"public": {**DEFAULT_PLANS["public"], "browser_bytes_day": BUDGET}}
 LOCKED_PLUGINS = [
     "@jupyterlab/docmanager-extension:download",
     "@jupyterlab/docmanager-extension:open-browser-tab",
@@ -99,6 +111,7 @@ def write_project_folders(hub: RealHub) -> None:
     dataset = make_dataset(hub, "cohort-data", project=PROJECT, files={
         "patients.csv": b"pseudo_id,sex,age_band\na1b2,F,40-44\n",
         "patients.parquet": b"PAR1" + BINARY,
+        "stays.parquet": STAYS,
     })  # fmt: skip
     work = hub.state_dir / "projects" / PROJECT / "users" / USER
     work.mkdir(parents=True)
@@ -122,9 +135,9 @@ def wait_until(check, timeout: float = 30):
 class Server:
     """The researcher's server: requests as her, and what the guard recorded."""
 
-    def __init__(self, hub: RealHub, token: str, container):
-        self.hub, self.token, self.container = hub, token, container
-        self.prefix = f"{hub.url}/user/{USER}/{PROJECT}/"
+    def __init__(self, hub: RealHub, token: str, container, user: str = USER):
+        self.hub, self.token, self.container, self.user = hub, token, container, user
+        self.prefix = f"{hub.url}/user/{user}/{PROJECT}/"
 
     def request(self, method, path, query=None, body=None, headers=None, **kwargs):
         if body is not None:
@@ -173,7 +186,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, docker_client, request):
     root = tmp_path_factory.mktemp("data-guard")
-    hub = RealHub(root / "hub")
+    hub = RealHub(root / "hub", extra_config=f"c.Plans.plans = {PLANS!r}\n")
     (root / "hub").mkdir()
     hub.start()
     try:
@@ -207,7 +220,13 @@ def test_route_through_the_proxy(case_id, request_, expected, server):
 
     if event:
         wait_until(lambda: len(server.logged_events()) > before, timeout=10)
-    new = server.logged_events()[before:]
+    logged = server.logged_events()[before:]
+    # A small read that is sent may first take a share of the daily browser budget (one at
+    # most: a share is 64 KiB here); nothing refused takes one.
+    shares = [e for e in logged if e["action"] == "browser.budget.reserved"]
+    assert [(e["actor"], e["details"]["channel"]) for e in shares] in ([], [(USER, "files")])
+    assert shares == [] or response.status_code == 200
+    new = [e for e in logged if e["action"] != "browser.budget.reserved"]
     seen = f"{new[0]['action']} {new[0]['outcome']}" if new else "no event"
     shown = f"/{path}" + (f"?{urlencode(query)}" if query else "")
     sent_body = (
@@ -313,9 +332,12 @@ def test_the_plugin_manager_api_refuses_to_reenable_a_plugin(server):
 def test_home_cannot_receive_a_user_config(server):
     response = server.request("PUT", "api/contents/jupyter_server_config.json",
                               body={"type": "file", "format": "text", "content": "{}"})  # fmt: skip
-    assert response.status_code >= 400
+    # The home folder is on the container's read-only root: Jupyter cannot save there.
+    assert response.status_code == 500, response.text[:300]
+    assert "[Errno 30] Read-only file system" in response.json()["message"]
     code, output = server.exec("import os; os.makedirs('/home/jovyan/.config/jupyter')")
-    assert code != 0 and ("Read-only file system" in output or "Permission denied" in output)
+    assert code != 0
+    assert "OSError: [Errno 30] Read-only file system: '/home/jovyan/.config'" in output, output
 
 
 FIND_SERVER = """
@@ -370,15 +392,20 @@ print(json.dumps({'environ': environ}))
 
 
 def test_events_wait_in_the_spool_while_the_hub_is_unavailable_then_replay_in_order(server):
+    expected = ["work/first.csv", "work/second.csv", "work/third.csv"]
+    before = len(server.hub_events())
     with server.hub_unreachable():
         for name in ("first.csv", "second.csv", "third.csv"):
             assert server.request("GET", f"files/work/{name}").status_code == 403
-        spooled = wait_until(lambda: len(spool_targets(server)) >= 3 and spool_targets(server))
-        assert spooled == ["work/first.csv", "work/second.csv", "work/third.csv"]
+        wait_until(lambda: spool_targets(server) == expected)
+        assert spool_targets(server) == expected, "exactly the three refusals, in order"
+
     # The server retries with growing pauses (at most a minute); the first pauses are short.
-    expected = ["work/first.csv", "work/second.csv", "work/third.csv"]
-    wait_until(lambda: [e["target"] for _, e in server.hub_events()][-3:] == expected, 90)
-    assert [e["target"] for _, e in server.hub_events()][-3:] == expected
+    def replayed():
+        return [(e["action"], e["target"]) for _, e in server.hub_events()[before:]]
+
+    wait_until(lambda: len(replayed()) >= 3, 90)
+    assert replayed() == [("download.blocked", target) for target in expected]
     assert wait_until(lambda: spool_targets(server) == [], 10) is True
 
 
@@ -500,3 +527,193 @@ def test_events_are_numbered_per_server_process(server):
     assert len(streams) == 1 and None not in streams, "one server process, one stream"
     serials = sorted(d["serial"] for d in recorded)
     assert serials == list(range(1, len(serials) + 1)), "every number arrived"
+
+
+# --- The whole dataset through ~/work (issue 19 item 11) -----------------------------------
+
+
+def entries_about(server: Server, target: str, action: str, timeout: float = 30) -> list[dict]:
+    """The hub's entries with `action` about `target`, once at least one is there."""
+    return wait_until(
+        lambda: [e for e in recorded_for(server, target, 0) if e["action"] == action], timeout
+    ) or []  # fmt: skip
+
+
+def test_a_copy_of_the_dataset_made_in_a_terminal_is_refused_as_raw_bytes_and_recorded(server):
+    """Seen on the old code: 200 with the whole file (162,728 bytes), and no entry naming it."""
+    code, output = server.container.exec_run(
+        ["cp", "/home/jovyan/dataset/stays.parquet", "/home/jovyan/work/copy.parquet"],
+        user="1000:1000",
+    )  # as from JupyterLab's terminal, as the researcher's uid
+    assert code == 0, output
+
+    response = server.request("GET", "api/contents/work/copy.parquet",
+                              {"format": "base64", "content": "1"})  # fmt: skip
+
+    assert response.status_code == 403, f"{response.status_code}: {len(response.content)} bytes"
+    assert "dataset file dataset/stays.parquet" in response.json()["message"]
+    [entry] = entries_about(server, "work/copy.parquet", "dataset.read.blocked")
+    assert (entry["actor"], entry["outcome"]) == (USER, "refused")
+    assert entry["details"]["copy_of"] == "dataset/stays.parquet"
+
+
+def test_a_copy_of_the_dataset_made_by_a_kernel_is_refused_too(server):
+    code, output = server.exec(
+        "import shutil; shutil.copy('/home/jovyan/dataset/stays.parquet', "
+        "'/home/jovyan/work/from-kernel.bin')"
+    )
+    assert code == 0, output
+    response = server.request("GET", "api/contents/work/from-kernel.bin")  # no format: base64
+    assert response.status_code == 403
+    [entry] = entries_about(server, "work/from-kernel.bin", "dataset.read.blocked")
+    assert entry["details"]["copy_of"] == "dataset/stays.parquet"
+
+
+def test_a_large_read_is_recorded_with_its_size_and_sha256(server):
+    data = random.Random(5).randbytes(1536 * 1024)  # noqa: S311 (above the recorded 1 MiB)
+    code, output = server.exec(
+        f"import random; open('/home/jovyan/work/model.bin', 'wb').write("
+        f"random.Random(5).randbytes({len(data)}))"
+    )
+    assert code == 0, output
+    response = server.request("GET", "api/contents/work/model.bin", {"format": "base64"})
+    assert response.status_code == 200
+    [entry] = entries_about(server, "work/model.bin", "file.read")
+    assert (entry["actor"], entry["outcome"]) == (USER, "allowed")
+    assert entry["details"]["size"] == len(data)
+    assert entry["details"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["details"]["served"] == len(data)
+
+
+# The budget, on a second member's own server: kernel outputs, then a restart.
+BOB = "bob"
+OUTPUTS = """
+from IPython.display import display
+for i in range({n}):
+    display({{"text/plain": "x" * {size}}}, raw=True)
+"""
+
+
+def start_server_of(server: Server, user: str, docker_client) -> Server:
+    hub = server.hub
+    started = hub.api("POST", f"/users/{user}/servers/{PROJECT}")
+    assert started.status_code in (201, 202), started.text
+    hub.wait_for_server(user, PROJECT)
+    prefix = f"{docker_engine.RUN_PREFIX}-{user}--{PROJECT}"
+    [container] = docker_client.containers.list(filters={"name": prefix})
+    token = hub.api("POST", f"/users/{user}/tokens", json={"note": "budget test"})
+    assert token.status_code == 201, token.text
+    return Server(hub, token.json()["token"], container, user=user)
+
+
+@pytest.fixture(scope="module")
+def bob(server, docker_client):
+    """A second member of the project, with her own server (and her own budget)."""
+    server.hub.api("POST", f"/users/{BOB}")
+    added = server.hub.api("POST", f"/groups/{PROJECT}/users", json={"users": [BOB]})
+    assert added.status_code == 200, added.text
+    yield start_server_of(server, BOB, docker_client)
+    server.hub.api("DELETE", f"/users/{BOB}/servers/{PROJECT}")
+
+
+async def run_outputs(server: Server, code: str):
+    """Start a kernel on `server`, run `code` through a real kernel websocket (as JupyterLab)."""
+    kernel = server.request("POST", "api/kernels", body={"name": "python3"})
+    assert kernel.status_code == 201, kernel.text
+    url = server.prefix.replace("http://", "ws://") + f"api/kernels/{kernel.json()['id']}/channels"
+    request = HTTPRequest(f"{url}?session_id=budget",
+                          headers={"Authorization": f"token {server.token}"})  # fmt: skip
+    connection = await websocket_connect(request, subprotocols=[PROTOCOL])
+    channels = KernelChannels(connection, username=server.user)
+    try:
+        warm = await channels.execute("1 + 1", timeout=120)
+        assert warm.replied, "the kernel answers through the proxy"
+        return await channels.execute(code, timeout=120)
+    finally:
+        channels.close()
+        server.request("DELETE", f"api/kernels/{kernel.json()['id']}")
+
+
+def bob_entries(server: Server, action: str) -> list[dict]:
+    return [e for _, e in server.hub_events() if e["actor"] == BOB and e["action"] == action]
+
+
+def test_kernel_outputs_past_the_daily_budget_are_not_sent_and_that_is_recorded_once(bob):
+    size, n = 64 * 1024, 64  # 4 MiB of outputs, for a budget of 3 MiB
+    run = asyncio.run(run_outputs(bob, OUTPUTS.format(n=n, size=size)))
+
+    assert run.replied and run.idle, "the notebook still hears that the cell finished"
+    shown = run.display_bytes()
+    assert BUDGET - 2 * size < shown < BUDGET, shown
+    note = run.stream_text("stderr")
+    assert "daily limit" in note and "Request release" in note
+    [exceeded] = wait_until(lambda: bob_entries(bob, "browser.budget.exceeded"))
+    assert (exceeded["outcome"], exceeded["details"]["channel"]) == ("refused", "kernel outputs")
+    # Every byte that reached the browser was covered by the record before it was sent.
+    shares = bob_entries(bob, "browser.budget.reserved")
+    note_message = 4096  # the note itself is the guard's, not counted
+    assert sum(e["details"]["served"] for e in shares) >= run.received_bytes - note_message
+    # Files too: the budget is the person's, whatever the channel.
+    response = bob.request("GET", "api/contents/work", {"content": "1"})
+    assert response.status_code == 200, "listings are not file contents"
+    # Larger than what is left (less than one 64 KiB output).
+    code, output = bob.exec("open('/home/jovyan/work/notes.txt', 'w').write('x' * 70_000)")
+    assert code == 0, output
+    refused = bob.request("GET", "api/contents/work/notes.txt", {"format": "text"})
+    assert refused.status_code == 403
+    assert "Request release" in refused.json()["message"]
+    assert len(bob_entries(bob, "browser.budget.exceeded")) == 1, "once a day, not per refusal"
+
+
+async def terminal_output(server: Server, command: str, quiet: float = 3.0) -> str:
+    """Run `command` in a JupyterLab terminal through the proxy; what the browser receives."""
+    created = server.request("POST", "api/terminals", body={})
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+    url = server.prefix.replace("http://", "ws://") + f"terminals/websocket/{name}"
+    request = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+    connection = await websocket_connect(request)
+    connection.write_message(json.dumps(["stdin", command + "\r"]))
+    text = []
+    try:
+        while (raw := await asyncio.wait_for(connection.read_message(), quiet)) is not None:
+            kind, *rest = json.loads(raw)
+            text += [rest[0]] if kind == "stdout" else []
+    except TimeoutError:
+        pass
+    finally:
+        connection.close()
+        server.request("DELETE", f"api/terminals/{name}")
+    return "".join(text)
+
+
+def test_past_the_budget_a_terminal_does_not_send_the_file_either(bob):
+    """`cat` in a terminal is the other way to put a file on screen: it shares the budget."""
+    code, output = bob.exec("open('/home/jovyan/work/big.csv', 'w').write('y' * 500_000)")
+    assert code == 0, output
+    shown = asyncio.run(terminal_output(bob, "cat ~/work/big.csv"))
+    assert shown.count("y") < 70_000, "what was left of the day (under one 64 KiB output)"
+    assert "daily limit" in shown and "Request release" in shown
+    assert len(bob_entries(bob, "browser.budget.exceeded")) == 1, "still once a day"
+
+
+def test_the_days_count_survives_a_restart_of_the_server(bob, server, docker_client):
+    """Restarting gives a new container; the hub hands it what the record counted today."""
+    hub = bob.hub
+    assert hub.api("DELETE", f"/users/{BOB}/servers/{PROJECT}").status_code in (202, 204)
+    hub.wait_for_server(BOB, PROJECT, ready=False)
+    again = start_server_of(bob, BOB, docker_client)
+    assert again.container.id != bob.container.id
+
+    env = dict(v.split("=", 1) for v in again.container.attrs["Config"]["Env"])
+    assert env["HDS_BROWSER_BYTES_DAY"] == str(BUDGET)
+    served = json.loads(env["HDS_BROWSER_SERVED"])
+    assert served["served"][BOB] >= BUDGET - 64 * 1024
+    assert served["exceeded"] == [BOB]
+
+    response = again.request("GET", "api/contents/work/notes.txt", {"format": "text"})
+    assert response.status_code == 403, "the day goes on counting after the restart"
+    time.sleep(2)  # an event would have reached the hub by now
+    assert len(bob_entries(again, "browser.budget.exceeded")) == 1
+    # Alice's day is her own.
+    assert server.request("GET", "api/contents/work/report.html").status_code == 200

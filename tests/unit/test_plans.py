@@ -54,3 +54,26 @@ def test_bad_plan_config_is_refused_at_start(case_id, plan, message):
 )
 def test_sizes(text, size):
     assert parse_bytes(text) == size
+
+
+def test_a_plan_that_leaves_out_the_browser_budget_gets_the_default():
+    assert "browser_bytes_day" not in DEFAULT_PLANS["public"], "existing plan configs"
+    assert Plans().get("public").browser_bytes_day == 512 * 1024**2
+
+
+def test_a_plan_sets_its_browser_budget_as_a_size_or_0_for_none():
+    config = Config()
+    config.Plans.plans.update({
+        "open": {**DEFAULT_PLANS["public"], "browser_bytes_day": 0},
+        "tight": {**DEFAULT_PLANS["public"], "browser_bytes_day": "64M"},
+    })  # fmt: skip
+    plans = Plans(config=config)
+    assert plans.get("open").browser_bytes_day == 0
+    assert plans.get("tight").browser_bytes_day == 64 * 1024**2
+
+
+def test_the_missing_limits_message_names_the_optional_ones():
+    config = Config()
+    config.Plans.plans = {"broken": {"cpu": 1}}
+    with pytest.raises((TraitError, ValueError), match="and may set browser_bytes_day"):
+        Plans(config=config)

@@ -20,6 +20,8 @@ PUBLIC = DEFAULT_PLANS["public"]
         ("no-compute", {"cpu_hours_month": 0}, "cpu_hours_month must be positive"),
         ("negative-price", {"price_eur_month": -1}, "price_eur_month cannot be negative"),
         ("no-servers", {"running_servers": 0}, "running_servers must be positive"),
+        ("negative-budget", {"browser_bytes_day": -1}, "browser_bytes_day cannot be negative"),
+        ("bad-budget", {"browser_bytes_day": "lots"}, "write it like 4G"),
     ],
 )
 def test_unworkable_limits_are_refused(case_id, limits, message):

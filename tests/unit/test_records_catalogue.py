@@ -119,7 +119,8 @@ def test_servers_report_only_their_own_actions():
     from_servers = {a.name for a in CATALOGUE if a.reporter == actions.SERVER}
     assert from_servers == {
         "download.blocked", "export.blocked", "dataset.read", "dataset.read.blocked",
-        "dataset.copy.blocked", "dataset.move.blocked", "guard.spool.failed",
+        "dataset.copy.blocked", "dataset.move.blocked", "guard.spool.failed", "file.read",
+        "browser.budget.reserved", "browser.budget.exceeded",
     }  # fmt: skip
 
 

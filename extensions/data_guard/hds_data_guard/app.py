@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
@@ -9,6 +10,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import (
     Bool,
+    Dict,
     Enum,
     Float,
     Instance,
@@ -22,8 +24,11 @@ from traitlets import (
 
 from hds_records import addresses
 
-from . import handlers, routing
+from . import handlers, routing, terminals
+from .budget import BrowserBudget, Served
+from .copies import DatasetCopies
 from .dataset import DatasetFolder, check_dataset_dir
+from .kernels import BudgetedConnection
 from .nondumpable import make_nondumpable
 from .sink import AuditSink
 from .spool import EventSpool
@@ -128,8 +133,51 @@ class DataGuardApp(ExtensionApp):
         """,
     ).tag(config=True)
 
+    record_reads_above = Integer(
+        1024 * 1024,
+        min=0,
+        help="""Record every file read through the browser (contents API, any format) of at
+        least this many bytes, as `file.read` with its path, size and sha256, before it is sent.
+        Reads of dataset files (and of copies of them) are always recorded, as `dataset.read`.
+        0 records every read.""",
+    ).tag(config=True)
+
+    browser_bytes_day = Integer(
+        min=0,
+        help="""How many bytes each person may receive in the browser from this server in a
+        UTC day: file contents (contents API) and kernel messages (outputs, replies). Past it,
+        reads are refused and outputs are not sent, with a note pointing to the airlock.
+        0: no limit. Default: $HDS_BROWSER_BYTES_DAY, set by the hub from the project's plan
+        (browser_bytes_day).""",
+    ).tag(config=True)
+
+    browser_served = Dict(
+        help="""What each person was already sent today, as the hub's record counts it:
+        {"day": "YYYY-MM-DD", "served": {person: bytes}, "exceeded": [person, ...]}, so a
+        restarted server goes on counting. Default: $HDS_BROWSER_SERVED (JSON), set by the hub
+        at each start.""",
+    ).tag(config=True)
+
+    budget_share = Integer(
+        4 * 1024 * 1024,
+        min=1,
+        help="""Bytes of a person's budget recorded at a time (`browser.budget.reserved`)
+        before small reads and kernel outputs are sent. Larger: fewer events; a server that
+        stops loses at most this much of each person's day.""",
+    ).tag(config=True)
+
+    budget_grace = Integer(
+        1024 * 1024,
+        min=0,
+        help="""Past the daily budget, kernel messages of at most 2 KiB (busy/idle status,
+        short replies) still pass, up to this many bytes a day, so notebooks show why their
+        outputs stopped instead of hanging.""",
+    ).tag(config=True)
+
     sink = Instance(AuditSink, allow_none=True)
     dataset = Instance(DatasetFolder, allow_none=True)
+    copies = Instance(DatasetCopies, allow_none=True)
+    budget = Instance(BrowserBudget, allow_none=True)
     _proxies: tuple | None = None
 
     @default("events_url")
@@ -145,6 +193,30 @@ class DataGuardApp(ExtensionApp):
     def _default_project(self):
         # Servers are named by project (JupyterHub named servers).
         return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+
+    @default("browser_bytes_day")
+    def _default_browser_bytes_day(self):
+        value = os.environ.get("HDS_BROWSER_BYTES_DAY", "").strip()
+        try:
+            return int(value) if value else 0
+        except ValueError:
+            raise TraitError(f"HDS_BROWSER_BYTES_DAY={value!r}: write a number of bytes") from None
+
+    @default("browser_served")
+    def _default_browser_served(self):
+        value = os.environ.get("HDS_BROWSER_SERVED", "").strip()
+        try:
+            return json.loads(value) if value else {}
+        except ValueError:
+            raise TraitError(f"HDS_BROWSER_SERVED is not JSON: {value[:200]!r}") from None
+
+    @validate("browser_served")
+    def _validate_browser_served(self, proposal):
+        try:
+            Served.parse(proposal.value)
+        except ValueError as error:
+            raise TraitError(f"DataGuardApp.browser_served: {error}") from None
+        return proposal.value
 
     @default("trusted_proxies")
     def _default_trusted_proxies(self):
@@ -186,6 +258,15 @@ class DataGuardApp(ExtensionApp):
                 f"{type(self.serverapp.contents_manager).__name__} has none"
             )
         self.dataset = DatasetFolder(root_dir, self.dataset_dir)
+        self.copies = DatasetCopies(self.dataset)
+        if self.browser_bytes_day:
+            self.budget = BrowserBudget(
+                self.browser_bytes_day,
+                chunk=self.budget_share,
+                grace=self.budget_grace,
+                served=Served.parse(self.browser_served),
+            )
+        self._budget_kernel_outputs()
         self.sink = AuditSink(
             EventSpool(self.spool_path),
             self.events_url,
@@ -202,8 +283,28 @@ class DataGuardApp(ExtensionApp):
                              "events go to the server log only")  # fmt: skip
         self.settings[handlers.SETTINGS_KEY] = self
 
+    def _budget_kernel_outputs(self) -> None:
+        """Kernel messages reach the browser through the budgeted connection, or none does."""
+        configured = self.serverapp.kernel_websocket_connection_class
+        if not issubclass(BudgetedConnection, configured):
+            raise RuntimeError(
+                "the data guard counts kernel outputs with its own kernel websocket connection, "
+                f"a ZMQChannelsWebsocketConnection; ServerApp.kernel_websocket_connection_class "
+                f"is {configured.__module__}.{configured.__qualname__}: remove that setting"
+            )
+        self.settings["kernel_websocket_connection_class"] = BudgetedConnection
+
     def initialize_handlers(self):
         self.handlers.extend(handlers.guarded_routes())
+        if self.terminals_on:
+            self.handlers.append(terminals.route())
+
+    @property
+    def terminals_on(self) -> bool:
+        """Whether the server offers terminals (their output is then metered too)."""
+        serverapp = self.serverapp
+        return bool(serverapp.terminals_enabled
+                    and serverapp.jpserver_extensions.get(terminals.EXTENSION))  # fmt: skip
 
     def initialize(self):
         """Register the guard, then check that nothing loaded earlier answers its routes.
@@ -212,21 +313,30 @@ class DataGuardApp(ExtensionApp):
         the server before it serves anything.
         """
         super().initialize()
+        # The terminals' own route may come later: checked once every extension has started.
         wrong = routing.unguarded_routes(self.serverapp.web_app, self.serverapp.base_url)
         if wrong:
             raise RuntimeError(f"data guard cannot start: {'; '.join(wrong)}")
 
     async def _start_jupyter_server_extension(self, serverapp):
         """Check the routes again once every extension is in, then replay leftover events."""
-        wrong = routing.unguarded_routes(serverapp.web_app, serverapp.base_url)
+        wrong = routing.unguarded_routes(serverapp.web_app, serverapp.base_url,
+                                         terminals_on=self.terminals_on)  # fmt: skip
         if wrong:
             self.log.critical("data guard: %s; stopping the server rather than serve files",
                               "; ".join(wrong))  # fmt: skip
             serverapp.stop()
             return
         self.sink.start()
-        self.log.info("data guard active: dataset %s/, hub events %s",
-                      self.dataset.api_path, self.events_url or "off")  # fmt: skip
+        connection = serverapp.web_app.settings.get("kernel_websocket_connection_class")
+        if connection is not BudgetedConnection:
+            self.log.critical("data guard: kernel websockets use %s, not the budgeted "
+                              "connection; stopping the server", connection)  # fmt: skip
+            serverapp.stop()
+            return
+        self.log.info("data guard active: dataset %s/, hub events %s, browser budget %s a day",
+                      self.dataset.api_path, self.events_url or "off",
+                      self.browser_bytes_day or "no limit")  # fmt: skip
 
     async def stop_extension(self):
         if self.sink is not None:

@@ -58,6 +58,10 @@ class DatasetFolder:
                         return True
         return False
 
+    def os_path_of(self, api_path: str) -> str:
+        """Where `api_path` (relative to the contents root) is on disk, links followed."""
+        return self._resolve(api_path)
+
     def _resolve(self, api_path: str) -> str:
         relative = api_path.strip().lstrip("/")
         return os.path.realpath(os.path.join(self.root_dir, relative))

@@ -15,6 +15,9 @@ from tornado import web
 
 from hds_records.events import Event
 
+from .budget import describe
+from .copies import ReadContent
+
 if TYPE_CHECKING:
     from .app import DataGuardApp
 
@@ -32,6 +35,48 @@ UNRECORDED_MESSAGE = (
     "This file of the project dataset cannot be opened now: opening it must be recorded, and "
     "the record cannot be reached. Try again in a minute; if it lasts, tell the hosting team."
 )
+UNRECORDED_READ_MESSAGE = (
+    "This file cannot be opened now: what is sent to the browser must be recorded, and the "
+    "record cannot be reached. Try again in a minute; if it lasts, tell the hosting team."
+)
+RAW_DATASET_MESSAGE = (
+    "Files of the project dataset cannot be opened as raw bytes in the browser. Read them in "
+    "a notebook, for example with pandas or DuckDB."
+)
+COPY_MESSAGE = (
+    "This file has the same content as the dataset file {copy_of}: it is a copy of the "
+    "project dataset, and is treated as the dataset. "
+)
+AIRLOCK_MESSAGE = (
+    "To take results out of the platform, use the airlock: in the file browser, right-click "
+    "the file and choose Request release…"
+)
+
+
+def budget_message(limit: int) -> str:
+    """Why the browser gets nothing more today, and the way out that remains."""
+    return (
+        f"Today your browser has received {describe(limit)} from this project's files, kernel "
+        "outputs and terminals: the daily limit of the project's plan. Nothing more is sent to "
+        f"your browser until midnight (UTC). {AIRLOCK_MESSAGE} Reaching the limit has been "
+        "recorded."
+    )
+
+
+def guard_event(handler: JupyterHandler, route: str, action: str, target: str | None,
+                outcome: str, reason: str, **details: Any) -> Event:  # fmt: skip
+    """The event of `handler`'s request: who asked, from where, by which route."""
+    guard, request = handler.settings.get(SETTINGS_KEY), handler.request
+    return Event(
+        action,
+        actor=handler.current_user.username,
+        outcome=outcome,
+        project=(guard.project if guard else None) or None,
+        # An empty path is the contents root (the home folder); the hub takes no empty text.
+        target="/" if target == "" else target,
+        source=guard.client_address(request) if guard else None,
+        details={"route": route, "method": request.method, "reason": reason, **details},
+    )
 
 
 class GuardMixin:
@@ -65,17 +110,7 @@ class GuardMixin:
     def event(self, action: str, target: str | None, outcome: str, reason: str, **details: Any
               ) -> Event:  # fmt: skip
         """The event of this request: who asked, from where, by which route."""
-        guard, request = self.guard, self.request  # type: ignore[attr-defined]
-        return Event(
-            action,
-            actor=self.current_user.username,  # type: ignore[attr-defined]
-            outcome=outcome,
-            project=(guard.project if guard else None) or None,
-            # An empty path is the contents root (the home folder); the hub takes no empty text.
-            target="/" if target == "" else target,
-            source=guard.client_address(request) if guard else None,
-            details={"route": self.route, "method": request.method, "reason": reason, **details},
-        )
+        return guard_event(self, self.route, action, target, outcome, reason, **details)  # type: ignore[arg-type]
 
     async def refuse(self, action: str, target: str | None, reason: str, message: str,
                      **details: Any) -> NoReturn:  # fmt: skip
@@ -197,19 +232,107 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         super()._finish_model(model, location)
 
     async def _check_read(self, model: dict[str, Any]) -> None:
-        """Refuse a raw read of the dataset; record a text read of it, or refuse it unrecorded."""
-        path = model["path"]
-        if model.get("format") == "base64":
+        """Decide on a file about to be sent, then record it; nothing is sent unrecorded.
+
+        A dataset file, or a copy of one (same bytes), keeps its raw bytes and is recorded
+        as `dataset.read`; another file is recorded as `file.read` from `record_reads_above`
+        bytes; every read counts against its reader's daily budget.
+        """
+        path, guard = model["path"], self.guard
+        raw = model.get("format") == "base64"
+        if raw:
             # A file asked for without a format comes back base64 when it is not text.
             await self._check_raw_read(path)
-        if not self._dataset_contains(path):
+        if guard is None or guard.dataset is None or guard.copies is None:
+            raise web.HTTPError(500, "the data guard is not loaded; nothing is sent")
+        read = ReadContent(model, guard.dataset.os_path_of(path))
+        in_dataset = self._dataset_contains(path)
+        copy_of = None if in_dataset else await guard.copies.copy_of(read)
+        if copy_of is not None:
+            await self._check_copy(path, copy_of, raw)
+        size = read.size
+        await self._check_budget(path, size)
+        details: dict[str, Any] = {"format": model.get("format"), "size": size}
+        if in_dataset or copy_of is not None or size >= guard.record_reads_above:
+            details["sha256"] = await read.sha256()
+            if copy_of is not None:
+                details["copy_of"] = copy_of
+            # Checked again: another read may have spent the budget while this one was hashed.
+            await self._check_budget(path, size)
+            await self._record_read(path, size, in_dataset or copy_of is not None, details)
+        elif guard.budget is not None:
+            await self._spend_small(path, size)
+
+    async def _check_copy(self, path: str, copy_of: str, raw: bool) -> None:
+        """A copy of a dataset file is refused where the dataset file would be."""
+        guard, target = self.guard, path.strip("/")
+        copy = COPY_MESSAGE.format(copy_of=copy_of)
+        if raw:
+            await self.refuse("dataset.read.blocked", target,
+                              f"a copy of the dataset file {copy_of}: raw bytes of dataset "
+                              "files are not served", copy + RAW_DATASET_MESSAGE,
+                              copy_of=copy_of)  # fmt: skip
+        if guard is not None and guard.dataset_content == "none":
+            await self.refuse("dataset.read.blocked", target,
+                              f"a copy of the dataset file {copy_of}: dataset content is not "
+                              "served", copy + "Read it in a notebook, for example with pandas "
+                              "or DuckDB.", copy_of=copy_of)  # fmt: skip
+
+    async def _check_budget(self, path: str, size: int) -> None:
+        """Refuse when `size` more bytes would pass the reader's daily budget."""
+        guard = self.guard
+        if guard is None or guard.budget is None:
             return
-        refused = self.event("dataset.read.blocked", path.strip("/"), "refused",
-                             "its audit event could not be recorded")  # fmt: skip
-        recorded = await self.record("dataset.read", path, "allowed", "dataset file opened",
-                                     instead=refused, format=model.get("format"))  # fmt: skip
-        if not recorded:
-            raise web.HTTPError(503, UNRECORDED_MESSAGE)
+        budget = guard.budget
+        account = budget.account(self.current_user.username)
+        if budget.fits(account, size):
+            return
+        if budget.refusal_to_record(account) and not await self.record(
+            "browser.budget.exceeded", path.strip("/"), "refused",
+            "the daily browser budget is reached", channel="files", refused=size,
+            spent=account.spent, budget=budget.limit,
+        ):  # fmt: skip
+            budget.refusal_unrecorded(account)  # the next refusal tries again
+        raise web.HTTPError(403, budget_message(budget.limit))
+
+    async def _record_read(self, path: str, size: int, dataset: bool,
+                           details: dict[str, Any]) -> None:  # fmt: skip
+        """Record the read, with what it costs the budget; refuse it if it stays unrecorded."""
+        guard = self.guard
+        budget = guard.budget if guard is not None else None
+        account = budget.account(self.current_user.username) if budget is not None else None
+        if budget is not None and account is not None:
+            budget.take_recorded(account, size)
+            details["served"] = size
+        target = path.strip("/")
+        refused = self.event("dataset.read.blocked" if dataset else "download.blocked", target,
+                             "refused", "its audit event could not be recorded")  # fmt: skip
+        action, reason = (
+            ("dataset.read", "dataset file opened") if dataset
+            else ("file.read", "file read through the browser")
+        )  # fmt: skip
+        if await self.record(action, target, "allowed", reason, instead=refused, **details):
+            return
+        if budget is not None and account is not None:
+            budget.give_back(account, size)
+        raise web.HTTPError(503, UNRECORDED_MESSAGE if dataset else UNRECORDED_READ_MESSAGE)
+
+    async def _spend_small(self, path: str, size: int) -> None:
+        """Count a read below the recorded size, within a share of the budget already recorded."""
+        budget = self.guard.budget  # type: ignore[union-attr]
+        account = budget.account(self.current_user.username)
+
+        async def reserve(share: int) -> bool:
+            return await self.record("browser.budget.reserved", None, "allowed",
+                                     "budget taken before sending", channel="files",
+                                     bytes=share, served=share, spent=account.spent,
+                                     budget=budget.limit)  # fmt: skip
+
+        if not await budget.reserve(account, size, reserve):
+            await self._check_budget(path, size)  # spent meanwhile by another read: refused
+            raise web.HTTPError(503, UNRECORDED_READ_MESSAGE)
+        account.spent += size
+        budget.prefetch(account, reserve)  # the next share, recorded while this read is sent
 
     @web.authenticated
     @authorized
@@ -251,9 +374,7 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         if self._dataset_contains(path):
             await self.refuse("dataset.read.blocked", path.strip("/"),
                               "raw bytes of dataset files are not served",
-                              "Files of the project dataset cannot be opened as raw bytes in "
-                              "the browser. Read them in a notebook, for example with pandas or "
-                              "DuckDB.")  # fmt: skip
+                              RAW_DATASET_MESSAGE)  # fmt: skip
         if guard is not None and guard.refuse_raw_reads:
             await self.refuse("download.blocked", path.strip("/"),
                               "raw file bytes are not served",

@@ -6,7 +6,7 @@ from jupyter_server.utils import url_path_join
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.web import Application
 
-from . import handlers
+from . import handlers, terminals
 
 # (method, path under base_url, the handler that must answer it)
 PROBES = [
@@ -29,10 +29,16 @@ def handler_for(app: Application, method: str, url: str) -> type | None:
     return getattr(delegate, "handler_class", None)
 
 
-def unguarded_routes(app: Application, base_url: str) -> list[str]:
-    """Describe each probe answered by another handler than the guard's; empty when all hold."""
+TERMINAL_PROBE = ("GET", "terminals/websocket/1", terminals.BudgetedTermSocket)
+
+
+def unguarded_routes(app: Application, base_url: str, terminals_on: bool = False) -> list[str]:
+    """Describe each probe answered by another handler than the guard's; empty when all hold.
+
+    With `terminals_on`, the terminals' websocket must be the guard's too (it is metered).
+    """
     problems = []
-    for method, path, expected in PROBES:
+    for method, path, expected in [*PROBES, *([TERMINAL_PROBE] if terminals_on else [])]:
         url = url_path_join(base_url, path)
         found = handler_for(app, method, url)
         if found is not expected:

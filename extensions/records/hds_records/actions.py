@@ -134,6 +134,24 @@ CATALOGUE: tuple[Action, ...] = (
     Action("dataset.copy.blocked", ("refused",), SERVER, "a copy out of the dataset refused"),
     Action("dataset.move.blocked", ("refused",), SERVER, "a move out of the dataset refused"),
     Action(
+        "file.read",
+        ("allowed",),
+        SERVER,
+        "a file at or above the recorded size was read through the browser (size, sha256)",
+    ),
+    Action(
+        "browser.budget.reserved",
+        ("allowed",),
+        SERVER,
+        "bytes of a person's daily browser budget taken before sending (outputs, small files)",
+    ),
+    Action(
+        "browser.budget.exceeded",
+        ("refused",),
+        SERVER,
+        "a person reached their daily browser budget: sending refused (once a day a person)",
+    ),
+    Action(
         "guard.spool.failed",
         ("failed",),
         SERVER,

@@ -26,6 +26,7 @@ from hds_quota.settings import Quotas
 from hds_quota.volumes import VolumeUsage
 
 from .. import events, i18n
+from ..audit import served
 from ..branding import Branding
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, startable_project
@@ -144,6 +145,14 @@ class ProjectSpawnerMixin(HasTraits):
         used, month = await self.quota.meter.used(self.project.name)
         self.record_step("storage", volume=volume, used=used, month=month)
         self.apply_project(self.project, storage)
+        # The data guard's daily browser budget (docs/data-guard.md), for every spawner: the
+        # plan's limit, and what each member was already sent today, from the audit record.
+        self.environment = {
+            **self.environment,
+            **served.budget_environment(
+                self.deployment.audit, self.project.name, self.project.plan.browser_bytes_day
+            ),
+        }
         try:
             started = await super().start()  # type: ignore[misc]
             self.record_step("started")
