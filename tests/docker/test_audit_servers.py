@@ -322,37 +322,46 @@ def test_a_flooding_server_is_refused_and_that_is_recorded_once(servers, docker_
     assert len(accepted) == statuses.count(200)
 
 
+def own_server(hub, user: str, project: str) -> None:
+    """A server of this test's own (the module's two serve the other tests, in any order)."""
+    make_dataset(hub, project, {"patients.csv": b"pseudo_id,sex\nc3d4,M\n"})
+    make_project(hub, project, [user])
+    start(hub, user, project)
+
+
 def test_a_server_that_dies_by_itself_is_recorded_as_exited(servers, docker_client):
     hub = servers
-    container(docker_client, "alice", "cohort-a").kill()  # SIGKILL, as the kernel's OOM killer
-    (exited,) = wait_for(hub, action="server.exited", project="cohort-a")
+    own_server(hub, "cid", "cohort-c")
+    container(docker_client, "cid", "cohort-c").kill()  # SIGKILL, as the kernel's OOM killer
+    (exited,) = wait_for(hub, action="server.exited", project="cohort-c")
     assert (exited["actor"], exited["target"], exited["outcome"]) == (
-        "service:jupyterhub", "alice/cohort-a", "failed",
+        "service:jupyterhub", "cid/cohort-c", "failed",
     )  # fmt: skip
     assert exited["details"]["exit_code"] == 137 and exited["details"]["oom_killed"] is False
-    hub.wait_for_server("alice", "cohort-a", ready=False)
-    assert not hub.api("GET", "/users/alice").json()["servers"]
+    hub.wait_for_server("cid", "cohort-c", ready=False)
+    assert not hub.api("GET", "/users/cid").json()["servers"]
     ledger = Ledger(hub.state_dir / "usage")
     deadline = time.monotonic() + 30
     while True:  # written last, after the container is removed
         lines = [line for path in ledger.files() for line in path.read_text().splitlines()]
         stops = [r for r in map(json.loads, lines) if r["kind"] == "stop"]
-        if any(r["project"] == "cohort-a" for r in stops) or time.monotonic() > deadline:
+        if any(r["project"] == "cohort-c" for r in stops) or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    stops = [r for r in stops if r["project"] == "cohort-a"]
+    stops = [r for r in stops if r["project"] == "cohort-c"]
     assert [r["reason"] for r in stops] == ["exited"]  # for the invoice: it ended by itself
     with pytest.raises(docker.errors.NotFound):  # removed once its end was read
-        container(docker_client, "alice", "cohort-a")
+        container(docker_client, "cid", "cohort-c")
 
 
 def test_server_stops_are_recorded_and_the_chain_is_intact(servers):
     hub = servers
-    assert hub.api("DELETE", "/users/bob/servers/cohort-b").status_code in (202, 204)
-    hub.wait_for_server("bob", "cohort-b", ready=False)
-    (stop,) = wait_for(hub, action="server.stop", project="cohort-b")
-    assert (stop["actor"], stop["target"]) == ("service:hds-test", "bob/cohort-b")
-    (stopped,) = wait_for(hub, action="server.stopped", project="cohort-b")
+    own_server(hub, "dan", "cohort-d")
+    assert hub.api("DELETE", "/users/dan/servers/cohort-d").status_code in (202, 204)
+    hub.wait_for_server("dan", "cohort-d", ready=False)
+    (stop,) = wait_for(hub, action="server.stop", project="cohort-d")
+    assert (stop["actor"], stop["target"]) == ("service:hds-test", "dan/cohort-d")
+    (stopped,) = wait_for(hub, action="server.stopped", project="cohort-d")
     assert stopped["actor"] == "service:jupyterhub"
     report_ = verify(hub)
     assert report_.intact, report_.lines()
