@@ -18,10 +18,9 @@ from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.utils import maybe_future
 from tornado import web
 
-from hds_quota.ledger import Ledger, utcnow
+from hds_quota.ledger import utcnow
 from hds_quota.plans import Plan, Plans
-from hds_quota.usage import Month, Usage, gib
-from hds_quota.volumes import ProjectVolumes, StorageError
+from hds_quota.usage import Month, gib
 
 from .. import events, i18n
 from ..audit.hub import client_address
@@ -30,6 +29,7 @@ from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
 from ..policy.refusal import Refused
 from ..terms.check import TermsInForce
+from .home import measures
 from .validation import Change, ProjectWrites
 
 ADMIN_SCOPE = "admin:groups"
@@ -143,7 +143,7 @@ class ProjectsOverviewHandler(ProjectsPage):
         for spawner in self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)):
             running[spawner.name] = running.get(spawner.name, 0) + 1
         names = [p.name for p in projects]
-        storage, cpu = await asyncio.to_thread(self._measures, names)
+        storage, cpu = await asyncio.to_thread(measures, self.deployment, names)
         rows = overview_rows(projects, self.rules(), running, storage, cpu, date.today())
         column, order = self.get_argument("sort", "name"), self.get_argument("order", "asc")
         html = await self.render_template(
@@ -165,19 +165,6 @@ class ProjectsOverviewHandler(ProjectsPage):
         if terms.terms is None:
             return None
         return {p.name: terms.not_accepted(sorted(p.members)) for p in projects}
-
-    def _measures(self, names: list[str]) -> tuple[dict[str, int | None], dict[str, float]]:
-        deployment = self.deployment
-        volumes = ProjectVolumes(deployment.volumes, deployment.projects)
-        storage: dict[str, int | None] = {}
-        for name in names:
-            try:
-                usage = volumes.usage(name)
-            except (StorageError, OSError):
-                usage = None
-            storage[name] = usage.used if usage else None
-        cpu = Usage(Ledger(deployment.usage)).cpu_hours_by_project(Month.of(utcnow()))
-        return storage, cpu
 
 
 class NewProjectHandler(ProjectsPage):
