@@ -13,6 +13,11 @@ if [ $# -gt 0 ]; then
   exec "$pytest" "$@"
 fi
 
+# Job control: without it, bash starts background jobs with SIGINT ignored, which the hubs
+# and servers the tests start would inherit (and then not stop on SIGINT). Each lane is its
+# own process group, so an interrupt of this script stops both.
+set -m
+trap 'kill -INT -- ${host:+-$host} ${docker:+-$docker} 2>/dev/null' INT TERM
 started=$(date +%s)
 mkdir -p build
 "$pytest" -p no:cacheprovider --basetemp=/tmp/hds-tests-host \

@@ -24,7 +24,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import docker_engine  # noqa: E402
 from support.docker_engine import RUN_PREFIX  # noqa: E402
-from support.hub import RealHub, make_dataset, make_project  # noqa: E402
+from support.hub import RealHub, make_project  # noqa: E402
 from support.swarm import NodeAgent, SwarmMode, ensure_node_image  # noqa: E402
 
 PLAN = """
@@ -116,10 +116,9 @@ def measure(kind: str, workdir: Path, count: int, client) -> dict:
     hub = RealHub(workdir / kind, extra_config=extra).start()
     result: dict = {"times": [], "failures": []}
     try:
-        make_dataset(hub, "bench-data")
         names = [(f"u{i:02d}", f"cap{i:02d}") for i in range(count)]
-        for user, project in names:
-            make_project(hub, project, [user], plan="bench", dataset="bench-data")
+        for user, project in names:  # each with a dataset of its own, as imports make them
+            make_project(hub, project, [user], plan="bench")
         began = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
             futures = {pool.submit(spawn, hub, *pair): pair for pair in names}

@@ -127,7 +127,7 @@ def report(label: str, took: list[float], outcome: dict, seconds: float) -> None
 def with_hub(workdir: Path, extra: str, client, args, phases) -> None:
     hub = RealHub(workdir, extra_config=extra).start()
     try:
-        make_dataset(hub, "flood-data")
+        make_dataset(hub, "flood-data", project=PROJECT)
         make_project(hub, PROJECT, [USER], dataset="flood-data")
         hub.api("POST", f"/users/{USER}/servers/{PROJECT}").raise_for_status()
         hub.wait_for_server(USER, PROJECT)

@@ -24,8 +24,8 @@ def hub(tmp_path_factory, docker_client, postgres):  # noqa: F811
         extra_config='c.JupyterHub.authenticator_class = "dummy"',
         db_url=postgres.new_database("projects"),
     ).start()
-    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
     make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
     make_project(hub, "beta", ["bob"], dataset="beta-data")
     yield hub

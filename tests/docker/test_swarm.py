@@ -67,8 +67,8 @@ def hub(tmp_path_factory, swarm):
     )
     try:
         hub.start()
-        make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-        make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+        make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+        make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
         make_project(hub, "alpha", ["alice"], dataset="alpha-data")
         make_project(hub, "beta", ["bob"], dataset="beta-data")
         yield hub
