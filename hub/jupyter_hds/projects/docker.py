@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
+from pathlib import Path
 from typing import ClassVar
 
 from dockerspawner import DockerSpawner
@@ -17,6 +20,30 @@ from .spawner import ProjectSpawnerMixin
 from .storage import ProjectStorage
 
 HOME = "/home/jovyan"
+# Project networks have no route out, yet Docker's embedded DNS (127.0.0.11 in a container on
+# a user-defined network) forwards names it does not know to the host's resolvers, and from
+# the host's own namespace when they are on loopback (CVE-2024-29018; Debian 12's docker.io
+# 20.10 has no fix): a way out, one name at a time. A resolver named for the container (`Dns`)
+# is asked from inside the container instead, where 127.0.0.1:53 answers nothing; and the
+# container's own resolv.conf names that address directly, so that a lookup fails at once
+# rather than after the embedded DNS's silence (2 x 5 s).
+DNS = ["127.0.0.1"]
+RESOLV_CONF = """# Jupyter HDS: user servers resolve no names (their network has no way out).
+nameserver 127.0.0.1
+options timeout:1 attempts:1
+"""
+
+
+def write_resolv_conf(path: Path) -> None:
+    """Write the user servers' resolv.conf (world-readable) unless it is there already."""
+    if path.exists() and path.read_text() == RESOLV_CONF:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staged = tempfile.mkstemp(dir=path.parent, prefix=path.name)
+    with os.fdopen(handle, "w") as file:
+        file.write(RESOLV_CONF)
+    os.chmod(staged, 0o644)
+    os.replace(staged, path)
 
 
 class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
@@ -91,6 +118,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
              "read_only": False},
             {"type": "bind", "source": str(storage.work), "target": f"{HOME}/work",
              "read_only": False},
+            {"type": "bind", "source": str(self.deployment.resolv_conf),
+             "target": "/etc/resolv.conf", "read_only": True},
         ]  # fmt: skip
         self.environment = {**self.environment, "HDS_PROJECT": project.name}
         self.extra_create_kwargs = {
@@ -124,6 +153,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             # reload or an engine restart are back before the container runs.
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
+        await asyncio.to_thread(write_resolv_conf, self.deployment.resolv_conf)
         return await super().create_object()
 
     async def release_network(self) -> None:
@@ -196,6 +226,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     def _docker(self, method, *args, **kwargs):
         if method == "create_container":
             kwargs = self.hardening.apply(kwargs)
+            kwargs["host_config"]["Dns"] = list(DNS)  # no lookup leaves through the engine
             # A container that dies is kept until the hub has noticed, so that record_exit can
             # read how it ended; then it is removed, as `remove` asks.
             kwargs["host_config"]["AutoRemove"] = False
