@@ -43,7 +43,8 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff check hub quota extensions images tests
 	$(BIN)/ruff format --check hub quota extensions images tests
 	# The policy modules; spawner and handler glue is mostly traitlets that mypy cannot follow.
-	$(BIN)/mypy quota/hds_quota hub/jupyter_hds/policy hub/jupyter_hds/datasets hub/jupyter_hds/airlock/{store,freeze,checks,desk,preview,cli}.py hub/jupyter_hds/{deployment,settings,hubconfig,events,configdir}.py hub/jupyter_hds/projects/{storage,hardening,networks,firewall,guard,quota}.py hub/jupyter_hds/sharing/revocation.py hub/jupyter_hds/audit
+	$(BIN)/mypy quota/hds_quota hub/jupyter_hds/policy hub/jupyter_hds/datasets hub/jupyter_hds/airlock/{store,freeze,checks,desk,preview,cli}.py hub/jupyter_hds/{deployment,settings,hubconfig,events,configdir}.py hub/jupyter_hds/projects/{storage,hardening,networks,firewall,guard,quota}.py hub/jupyter_hds/sharing/revocation.py hub/jupyter_hds/audit hub/jupyter_hds/backup hub/jupyter_hds/operations
+	$(BIN)/mypy extensions/records/hds_records
 
 lock: venv ## recompile the pinned requirements after editing a requirements*.in file
 	# Resolved for Debian 12's Python (3.11.2), the oldest Python the hub and the image run on.
@@ -55,14 +56,19 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
 	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes)
+bench: venv docker images ## benchmarks that print figures (spawn; audit and usage queries; volumes; backup)
 	$(BIN)/python tests/benchmarks/bench_spawn.py
 	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
 	$(BIN)/python tests/benchmarks/bench_usage.py
 	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
 	$(BIN)/python tests/benchmarks/bench_import.py --rows 10000000
+	$(BIN)/python tests/benchmarks/bench_backup.py
+
+install: ## install the hub under systemd: /opt/jupyter-hds, /etc/jupyter-hds, /var/lib/jupyter-hds (PREFIX, DESTDIR)
+	scripts/ensure-host.sh
+	hub/systemd/install.sh
 
 clean: ## remove the virtual environment, build artefacts and node modules (keeps var/ and images)
 	rm -rf $(VENV) build node_modules .pytest_cache extensions/*/node_modules
 
-.PHONY: help venv docker images up test lint lock screenshots bench clean
+.PHONY: help venv docker images up test lint lock screenshots bench install clean

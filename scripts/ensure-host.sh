@@ -9,6 +9,15 @@ command -v "$python" >/dev/null || missing+=(python3)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v iptables >/dev/null || missing+=(iptables)
+# Backups (`hds backup`): restic writes the encrypted repository; fsfreeze (util-linux) and
+# e2fsprogs give consistent copies of project volumes in use.
+command -v restic >/dev/null || missing+=(restic)
+command -v fsfreeze >/dev/null || missing+=(util-linux)
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+# The install runs under systemd; its tests read the units with systemd-analyze and make a
+# TLS certificate with openssl.
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v openssl >/dev/null || missing+=(openssl)
 # The browser test tier drives Debian's chromium (browsers cannot be downloaded here).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -9,9 +9,11 @@ from pathlib import Path
 from . import demo_dataset, settings
 from .airlock import cli as airlock_cli
 from .audit import cli as audit_cli
+from .backup import cli as backup_cli
 from .datasets import cli as dataset_cli
 from .deployment import Deployment
 from .hub_api import HubAPIError
+from .operations import cli as operations_cli
 from .projects import cli as project_cli
 from .projects.admin import ProjectAdmin
 from .usage import cli as usage_cli
@@ -60,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.add_commands(commands)
     usage_cli.add_commands(commands)
     airlock_cli.add_commands(commands)
+    backup_cli.add_commands(commands)
+    operations_cli.add_commands(commands)
     return parser
 
 

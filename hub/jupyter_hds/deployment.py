@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Dict, Integer, Unicode, default, validate
+from traitlets import Dict, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
+
+from hds_records import addresses
 
 STATE_ENV = "HDS_STATE_DIR"
 DEFAULT_STATE_DIR = "/var/lib/jupyter-hds"
@@ -44,6 +46,28 @@ class Deployment(LoggingConfigurable):
         help="""Loopback ports of the hub's own services by name, where their defaults (audit
         8082, usage 8083) are taken: {"audit": 18082}.""",
     ).tag(config=True)
+
+    trusted_proxies = List(
+        Unicode(),
+        help="""Proxies in front of the hub's own proxy (a TLS front such as nginx), as
+        addresses or networks: ["127.0.0.1"] for an nginx on this host, ["10.0.0.5/32"]
+        elsewhere. The audit record takes a request's address from X-Forwarded-For only
+        through these and the hub's own proxy (which appends the address it saw), the first
+        address from the right that is not one of them; never from X-Real-Ip. Users'
+        servers get the same list. Empty (the default): the address the hub's proxy saw.""",
+    ).tag(config=True)
+
+    @validate("trusted_proxies")
+    def _networks(self, proposal):
+        try:
+            addresses.networks(proposal.value)
+        except ValueError as error:
+            raise TraitError(f"Deployment.trusted_proxies: {error}") from None
+        return proposal.value
+
+    @property
+    def trusted_networks(self) -> tuple[addresses.Network, ...]:
+        return addresses.networks(self.trusted_proxies)
 
     def port(self, service: str, default: int) -> int:
         """The loopback port of the hub service `service`."""

@@ -20,6 +20,8 @@ from tornado import ioloop
 from traitlets import default
 from traitlets.config import Application
 
+from hds_records import addresses
+
 from . import events, settings
 from .audit.inbox import Inbox
 from .audit.intake import from_hub
@@ -119,6 +121,15 @@ class HubService(Application):
             inbox.put([from_hub(event, reported_by=f"service:{source}")], source=source)
         except OSError:
             self.log.exception("audit: could not record %s", event.to_dict())
+
+    def client_address(self, request) -> str | None:
+        """Where a request to this service came from, through the hub's proxy (on loopback)
+        and the operator's trusted proxies only; never from X-Real-Ip."""
+        return addresses.of_request(
+            request,
+            own_proxies=addresses.LOOPBACK,
+            trusted_proxies=self.deployment.trusted_networks,
+        )
 
     @property
     def service_prefix(self) -> str:

@@ -3,19 +3,20 @@
 One file per calendar month (UTC), `ledger-YYYY-MM.jsonl`, in the hub's state folder, never
 inside a container. The hub appends `start` and `stop` records (who, which project, with
 which limits); the hub and the usage service append `project` records (plan, members,
-storage in use). Writers append whole lines under an exclusive lock and fsync, so several
-processes may write at once and a crash loses at most the line being written (readers
-skip a torn last line). Invoices are computed from these files alone (`usage.py`).
+storage in use). Lines are appended with the shared journal writer (`hds_records.journal`:
+whole lines under an exclusive lock, fsync), so several processes may write at once and a
+crash loses at most the line being written (readers skip a torn last line). Invoices are
+computed from these files alone (`usage.py`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from hds_records import journal
 
 from .plans import Plan
 
@@ -109,7 +110,7 @@ class Ledger:
     def append(self, *records: dict[str, Any], now: datetime | None = None) -> None:
         """Write `records` (stamped with `now` unless they carry a time); durable on return."""
         moment = now or utcnow()
-        by_file: dict[Path, list[str]] = {}
+        by_file: dict[Path, list[bytes]] = {}
         for record in records:
             if record.get("kind") not in KINDS:
                 raise ValueError(f"a ledger record's kind is one of {', '.join(KINDS)}")
@@ -118,22 +119,11 @@ class Ledger:
                 raise ValueError(f"unknown ledger fields {', '.join(sorted(unknown))}")
             line = {"time": timestamp(moment), **record}
             month = line["time"][:7]
-            by_file.setdefault(self.path(month), []).append(json.dumps(line, sort_keys=True))
+            by_file.setdefault(self.path(month), []).append(
+                (json.dumps(line, sort_keys=True) + "\n").encode()
+            )
         for path, lines in by_file.items():
-            self._append(path, "".join(f"{line}\n" for line in lines).encode())
-
-    def _append(self, path: Path, data: bytes) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            end = os.lseek(fd, 0, os.SEEK_END)
-            if end and os.pread(fd, 1, end - 1) != b"\n":
-                data = b"\n" + data  # a torn line from a crash stays alone on its line
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            journal.append(path, lines)
 
     def files(self, until_month: str | None = None, since_month: str = "") -> list[Path]:
         """Month files from `since_month` up to `until_month` (sessions that began earlier

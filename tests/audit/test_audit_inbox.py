@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -68,7 +69,28 @@ def test_unreadable_lines_are_reported(tmp_path):
     (tmp_path / "inbox" / "hub.jsonl").open("ab").write(b'garbage\n[1, 2]\n{"torn":')
     claimed = inbox.read(inbox.claim()[0])
     assert len(claimed.events) == 1
-    assert claimed.unreadable == ["garbage\n", "[1, 2]\n", '{"torn":']
+    assert claimed.unreadable == ["garbage", "[1, 2]", '{"torn":']
+
+
+def test_a_line_torn_by_a_crash_stays_alone_and_is_reported(tmp_path):
+    inbox = Inbox(tmp_path)
+    inbox.put(events(1))
+    (tmp_path / "inbox" / "hub.jsonl").open("ab").write(b'{"id": "cut off by a cra')
+    later = events(1)
+    inbox.put(later)  # starts on a new line: the torn bytes do not spoil it
+    claimed = inbox.read(inbox.claim()[0])
+    assert [e["id"] for e in claimed.events][1:] == [later[0]["id"]]
+    assert claimed.unreadable == ['{"id": "cut off by a cra']
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "symlink"])
+def test_an_inbox_file_that_is_not_a_regular_file_is_an_error(tmp_path, kind):
+    path = tmp_path / "inbox" / "hub.jsonl"
+    path.parent.mkdir()
+    {"folder": path.mkdir, "fifo": lambda: os.mkfifo(path),
+     "symlink": lambda: path.symlink_to(tmp_path / "elsewhere")}[kind]()  # fmt: skip
+    with pytest.raises(OSError, match="not a regular file"):
+        Inbox(tmp_path).put(events(1))
 
 
 @pytest.mark.parametrize("source", ["../x", "Hub", "", "a b"])
@@ -118,14 +140,14 @@ def test_hub_events_reach_the_inbox_through_emit(tmp_path, monkeypatch):
     monkeypatch.setattr(HubAudit, "_instance", HubAudit(tmp_path))
     hooks = HubEvents()  # what the hub config creates
     try:
-        event = emit("quota.refused", actor="alice", outcome="refused", project="cohort-a")
+        event = emit("server.refused", actor="alice", outcome="refused", project="cohort-a")
     finally:
         hooks.close()
-    emit("quota.refused", actor="bob", outcome="refused")  # not subscribed any more
+    emit("server.refused", actor="bob", outcome="refused")  # not subscribed any more
     (claimed,) = Inbox(tmp_path).claim()
     (queued,) = Inbox(tmp_path).read(claimed).events
     assert (queued["id"], queued["action"], queued["reported_by"]) == (
         event.id,
-        "quota.refused",
+        "server.refused",
         "hub",
     )

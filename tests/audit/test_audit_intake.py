@@ -63,8 +63,29 @@ REFUSED = [
     ("other-user", {"actor": "mallory"}, 403, "claims user 'mallory'"),
     ("bad-id", {"id": "1234"}, 400, "32 lowercase hex"),
     ("no-id", {"id": ...}, 400, "'id' must be a non-empty string"),
-    ("bad-action", {"action": "Download Blocked"}, 400, "dotted lowercase"),
-    ("bad-outcome", {"outcome": "succeeded"}, 400, "allowed, refused"),
+    ("bad-action", {"action": "Download Blocked"}, 400, "not in the catalogue"),
+    ("uncatalogued-action", {"action": "download.allowed"}, 400, "not in the catalogue"),
+    (
+        "a-hub-action",
+        {"action": "login", "outcome": "succeeded"},
+        403,
+        "reported by the hub, not by a user's server",
+    ),
+    (
+        "an-intake-action",
+        {"action": "audit.report.missing", "outcome": "failed"},
+        403,
+        "reported by the hub intake",
+    ),
+    ("bad-outcome", {"outcome": "succeeded"}, 400, "has outcome refused, not 'succeeded'"),
+    ("bad-stream", {"details": {"stream": "x", "serial": 1}}, 400, "details.stream 'x'"),
+    ("bad-serial", {"details": {"stream": "a" * 32, "serial": 0}}, 400, "details.serial 0"),
+    (
+        "serial-not-a-number",
+        {"details": {"stream": "a" * 32, "serial": "7"}},
+        400,
+        "details.serial '7'",
+    ),
     ("naive-time", {"time": "2025-03-01T10:00:00"}, 400, "no UTC offset"),
     ("bad-source", {"source": "evil.example"}, 400, "IP address or null"),
     ("bad-details", {"details": ["x"]}, 400, "details must be a JSON object"),
@@ -83,6 +104,14 @@ def test_bad_or_false_reports_are_refused(case_id, changes, status, message):
     assert refused.value.status == status
 
 
+def test_the_spool_failure_event_of_a_server_is_taken():
+    event = check(report(action="guard.spool.failed", outcome="failed", target="/tmp/spool",
+                         details={"error": "is a folder", "stream": "b" * 32, "serial": 3}))  # fmt: skip
+    assert (event["action"], event["outcome"], event["details"]["serial"]) == (
+        "guard.spool.failed", "failed", 3,
+    )  # fmt: skip
+
+
 def test_a_report_that_is_not_an_object_is_refused():
     with pytest.raises(EventRefused, match="JSON object"):
         check(["id"])
@@ -93,3 +122,23 @@ def test_hub_events_keep_their_id_and_gain_a_kind():
     entry = from_hub(event, is_admin=lambda name: name == "root")
     assert (entry["id"], entry["actor_kind"], entry["reported_by"]) == (event.id, "admin", "hub")
     assert entry["time"].endswith("Z")
+
+
+def test_a_server_token_is_hashed_once_while_its_secret_is_the_same(monkeypatch):
+    from jupyterhub.utils import hash_token
+
+    compared = []
+    compare = handlers.compare_token
+    monkeypatch.setattr(handlers, "compare_token", lambda h, t: compared.append(t) or compare(h, t))
+    client = SimpleNamespace(secret=hash_token("server-secret"))
+    spawner = SimpleNamespace(name="cohort-a", oauth_client=client,
+                              server=SimpleNamespace(base_url="/user/alice/cohort-a/"))  # fmt: skip
+    token = SimpleNamespace(user=SimpleNamespace(name="alice", _orm_spawners=[spawner]),
+                            note="Server at /user/alice/cohort-a/")  # fmt: skip
+    for _ in range(3):
+        assert handlers.server_of_token(token, "server-secret") == ("alice", "cohort-a")
+    assert len(compared) == 1
+    assert handlers.server_of_token(token, "another-token") is None
+    client.secret = hash_token("new-secret")  # the server restarted: a new secret
+    assert handlers.server_of_token(token, "server-secret") is None
+    assert handlers.server_of_token(token, "new-secret") == ("alice", "cohort-a")

@@ -262,7 +262,7 @@ class Finished:
     def __init__(self, method, path, status, user=None):
         self.request = SimpleNamespace(
             method=method, path=path, body=b"", query_arguments={}, remote_ip="10.0.0.1",
-            request_time=lambda: 0.01,
+            request_time=lambda: 0.01, headers={},
         )  # fmt: skip
         self.settings, self._headers, self._reason = {}, {}, ""
         self.status, self.user, self.asked = status, user, 0
@@ -284,3 +284,22 @@ def test_a_request_that_cannot_be_recorded_is_not_read_further():
     refused = Finished("GET", "/hub/admin/", 403, user=SimpleNamespace(name="dpo", admin=False))
     event = describe(from_handler(refused))
     assert (event["action"], event["actor"], event["target"]) == ("api.get", "dpo", "/hub/admin")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
+def test_every_method_tornado_serves_has_a_catalogued_action(method):
+    event = describe(request(method, "api/anything", 403, reason="Forbidden"))
+    assert event["action"] == f"api.{method.lower()}"
+
+
+def test_the_source_is_the_address_the_hubs_proxy_saw_never_x_real_ip():
+    through_the_proxy = Finished("POST", "/hub/api/users/x", 201,
+                                 user=SimpleNamespace(name="root", admin=True))  # fmt: skip
+    through_the_proxy.request.connection = SimpleNamespace(
+        context=SimpleNamespace(address=("127.0.0.1", 40000))
+    )
+    through_the_proxy.request.headers = {
+        "X-Real-Ip": "10.9.9.9",
+        "X-Forwarded-For": "10.9.9.9, 192.0.2.7",  # the client wrote the first, the proxy the last
+    }
+    assert describe(from_handler(through_the_proxy))["source"] == "192.0.2.7"

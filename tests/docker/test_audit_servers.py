@@ -26,6 +26,9 @@ c.Spawner.poll_interval = 2  # the hub notices a dead server within seconds (def
 c.JupyterHub.load_roles.append(
     {"name": "hds-test-shares", "scopes": ["shares"], "services": ["hds-test"]}
 )
+# Low enough for a test to reach: 2 events a second, 20 at once (bob's server floods).
+c.AuditIntake.server_rate = 2
+c.AuditIntake.server_burst = 20
 """
 )
 
@@ -249,6 +252,74 @@ def test_reports_sent_while_the_hub_restarts_are_accepted_after(servers, docker_
     (exported,) = wait_for(hub, project="cohort-a", action="export.blocked")
     (copied,) = wait_for(hub, project="cohort-a", action="dataset.copy.blocked")
     assert {exported["id"], copied["id"]} == {e["id"] for e in held}
+
+
+def test_the_source_of_a_hub_request_cannot_be_chosen_by_the_client(servers):
+    """Seen on the old code: `X-Real-Ip: 10.9.9.9` through the proxy became the source."""
+    hub = servers
+    for name, forged in [("forger-a", {"X-Real-Ip": "10.9.9.9"}),
+                         ("forger-b", {"X-Forwarded-For": "10.9.9.9"}),
+                         ("forger-c", {"X-Real-Ip": "10.9.9.9", "X-Forwarded-For": "10.9.9.9"})]:  # fmt: skip
+        headers = {"Authorization": f"token {hub.token}", **forged}
+        response = requests.post(f"{hub.url}/hub/api/users/{name}", headers=headers, timeout=30)
+        assert response.status_code == 201, response.text
+        (created,) = wait_for(hub, action="user.create", where=lambda e, n=name: e["target"] == n)
+        assert created["source"] == "127.0.0.1", (forged, created["source"])
+
+
+def test_numbers_a_server_skipped_are_recorded_as_missing(servers, docker_client):
+    stream = uuid.uuid4().hex
+    numbered = [report(details={"reason": "r", "stream": stream, "serial": n}) for n in (1, 2, 5)]
+    assert send(docker_client, "alice", "cohort-a", numbered[:2])["status"] == 200
+    assert send(docker_client, "alice", "cohort-a", numbered[2:])["status"] == 200
+    (missing,) = wait_for(servers, action="audit.report.missing",
+                          where=lambda e: e["details"]["stream"] == stream)  # fmt: skip
+    assert (missing["target"], missing["outcome"]) == ("server:alice/cohort-a", "failed")
+    assert (missing["details"]["first"], missing["details"]["last"]) == (3, 4)
+
+
+FLOOD = """
+import json, os, urllib.error, urllib.request, uuid
+from datetime import datetime, timezone
+url = os.environ["JUPYTERHUB_API_URL"] + "/hds/audit/events"
+statuses, retry_after = [], None
+for n in range(60):
+    event = {"id": uuid.uuid4().hex, "time": datetime.now(timezone.utc).isoformat(),
+             "action": "download.blocked", "actor": "bob", "project": "cohort-b",
+             "target": f"work/flood-{n}.csv", "outcome": "refused", "source": None,
+             "details": {"reason": "flood"}}
+    request = urllib.request.Request(url, data=json.dumps({"events": [event]}).encode(),
+        method="POST", headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
+                                "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            statuses.append(response.status)
+    except urllib.error.HTTPError as error:
+        statuses.append(error.code)
+        retry_after = error.headers.get("Retry-After")
+print(json.dumps({"statuses": statuses, "retry_after": retry_after}))
+"""
+
+
+def test_a_flooding_server_is_refused_and_that_is_recorded_once(servers, docker_client):
+    """Read on the old code: no limit at all (every request accepted, every event written)."""
+    result = container(docker_client, "bob", "cohort-b").exec_run(
+        ["python", "-c", FLOOD], user="1000:1000"
+    )
+    assert result.exit_code == 0, result.output.decode()
+    flood = json.loads(result.output.decode().strip().splitlines()[-1])
+    statuses = flood["statuses"]
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses.count(200) < 40 and statuses[-1] == 429
+    assert int(flood["retry_after"]) >= 1
+    time.sleep(3)  # let the audit service drain what the hub took
+    limited = entries(servers, action="audit.report.limited")
+    assert [(e["target"], e["details"]["limit"]) for e in limited] == [
+        ("server:bob/cohort-b", "rate")
+    ]
+    accepted = [e for e in entries(servers, project="cohort-b")
+                if (e["target"] or "").startswith("work/flood-")]  # fmt: skip
+    assert len(accepted) == statuses.count(200)
 
 
 def test_a_server_that_dies_by_itself_is_recorded_as_exited(servers, docker_client):

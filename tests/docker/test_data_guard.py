@@ -126,12 +126,12 @@ class Server:
         self.hub, self.token, self.container = hub, token, container
         self.prefix = f"{hub.url}/user/{USER}/{PROJECT}/"
 
-    def request(self, method, path, query=None, body=None, **kwargs) -> requests.Response:
+    def request(self, method, path, query=None, body=None, headers=None, **kwargs):
         if body is not None:
             kwargs["json"] = body
         return requests.request(
             method, self.prefix + path, params=query or {}, timeout=30, allow_redirects=False,
-            headers={"Authorization": f"token {self.token}"}, **kwargs,
+            headers={"Authorization": f"token {self.token}", **(headers or {})}, **kwargs,
         )  # fmt: skip
 
     def logged_events(self) -> list[dict]:
@@ -356,7 +356,7 @@ print(json.dumps({'attach': attach, 'errno': errno, 'mem': mem, 'environ': envir
 
 
 def test_control_an_ordinary_process_of_the_same_user_can_be_traced(server):
-    """Shows the check above can fail: without the guard's hardening, the same probe works."""
+    """Shows the check above can fail: without the guard making the server non-dumpable, the same probe works."""
     code, output = server.exec("""
 import ctypes, json, os, subprocess, time
 child = subprocess.Popen(['sleep', '30'])
@@ -391,3 +391,112 @@ print(json.dumps([json.loads(line)['target'] for line in lines]))
 """)
     assert code == 0, output
     return json.loads(output.strip().splitlines()[-1])
+
+
+# --- Attacks on the record (issue 19 items 2, 4 and 5) ------------------------------------
+
+SPOOL = "/tmp/hds-data-guard/events.jsonl"
+BREAK_SPOOL = f"""
+import os, shutil
+path = {SPOOL!r}
+os.makedirs(os.path.dirname(path), exist_ok=True)
+if os.path.isdir(path) and not os.path.islink(path):
+    shutil.rmtree(path)
+elif os.path.lexists(path):
+    os.unlink(path)
+if KIND == "folder":
+    os.mkdir(path)
+else:
+    os.mkfifo(path)
+print(os.stat(path))
+"""
+
+
+@contextlib.contextmanager
+def spool_replaced(server: Server, kind: str):
+    """The kernel's uid (the researcher's code) puts a folder or a FIFO in the spool's place."""
+    code, output = server.exec(f"KIND = {kind!r}\n" + BREAK_SPOOL)
+    assert code == 0, output
+    try:
+        yield
+    finally:
+        code, output = server.exec(
+            f"import os, shutil; p = {SPOOL!r}\n"
+            "shutil.rmtree(p) if os.path.isdir(p) else os.path.lexists(p) and os.unlink(p)"
+        )
+        assert code == 0, output
+
+
+def recorded_for(server: Server, target: str, timeout: float = 30) -> list[dict]:
+    """The hub's entries about `target` from this server, once at least one is there."""
+
+    def found():
+        return [e for _, e in server.hub_events() if e["target"] == target]
+
+    return wait_until(found, timeout) or []
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_refused_download_is_recorded_though_the_spool_was_replaced(server, kind):
+    """Seen on the old code: the event was lost (a folder), or the server hung (a FIFO)."""
+    target = f"work/after-{kind}.csv"
+    with spool_replaced(server, kind):
+        response = server.request("GET", f"files/{target}")
+        assert response.status_code == 403
+        [entry] = recorded_for(server, target)
+    assert (entry["action"], entry["outcome"], entry["actor"]) == (
+        "download.blocked",
+        "refused",
+        USER,
+    )
+
+
+def test_with_the_hub_away_and_the_spool_replaced_a_dataset_read_is_refused_and_reported(server):
+    """Seen on the old code: the read was served (200) and its event lost."""
+
+    def reads():
+        return [(e["action"], e["details"]["reason"]) for e in recorded_for(server, CSV, 0)]
+
+    before = reads()
+    with spool_replaced(server, "folder"), server.hub_unreachable():
+        read = server.request("GET", f"api/contents/{CSV}", {"format": "text"})
+        download = server.request("GET", "files/work/while-away.csv")
+    assert read.status_code == 503, read.text[:300]
+    assert "pseudo_id" not in read.text
+    assert download.status_code == 403
+    # What the server kept in its memory reaches the hub once it is back (retries: up to 60 s).
+    failure = recorded_for(server, SPOOL, timeout=90)
+    assert [e["action"] for e in failure] == ["guard.spool.failed"]
+    assert "not a regular file" in failure[0]["details"]["error"]
+    assert [e["action"] for e in recorded_for(server, "work/while-away.csv")] == [
+        "download.blocked"
+    ]
+    # The refused attempt is on the record; no read that did not happen is.
+    assert reads()[len(before) :] == [
+        ("dataset.read.blocked", "its audit event could not be recorded")
+    ]
+
+
+def test_the_browser_cannot_choose_its_address_in_the_record(server):
+    """Seen on the old code: `X-Real-Ip: 10.9.9.9` through the proxy was recorded as the source."""
+    target = "work/forged-source.csv"
+    response = server.request("GET", f"files/{target}",
+                              headers={"X-Real-Ip": "10.9.9.9", "X-Forwarded-For": "10.9.9.9"})  # fmt: skip
+    assert response.status_code == 403
+    [entry] = recorded_for(server, target)
+    assert entry["source"] == "127.0.0.1", "the address the hub's proxy saw (this test's)"
+
+
+def test_the_container_log_is_bounded(server):
+    """Seen on the old code: LogConfig empty, so a kernel printing in a loop fills the host."""
+    server.container.reload()
+    log_config = server.container.attrs["HostConfig"]["LogConfig"]
+    assert log_config == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
+
+
+def test_events_are_numbered_per_server_process(server):
+    recorded = [e["details"] for _, e in server.hub_events()]
+    streams = {d.get("stream") for d in recorded}
+    assert len(streams) == 1 and None not in streams, "one server process, one stream"
+    serials = sorted(d["serial"] for d in recorded)
+    assert serials == list(range(1, len(serials) + 1)), "every number arrived"

@@ -84,6 +84,8 @@ class ResearcherIdentity(IdentityProvider):
 def jp_server_config(guard_config):
     config = shipped_server_config()
     config.setdefault("ServerApp", {})["identity_provider_class"] = ResearcherIdentity
+    # As in a user's server: jupyterhub-singleuser forces it (Tornado then believes X-Real-Ip).
+    config["ServerApp"]["trust_xheaders"] = True
     config["DataGuardApp"] = {**config.get("DataGuardApp", {}), **guard_config}
     return config
 

@@ -93,7 +93,7 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     for method, path, body in [
         ("POST", "/groups/cohort-b", None),
         ("PUT", "/groups/cohort-b/properties", {"plan": "public", "dataset": "demo-cohort"}),
-        ("POST", "/users/frank", None),
+        ("PUT", "/hds/users/frank", None),  # the team adds people here (no admin:users)
         ("POST", "/groups/auditors/users", {"users": ["frank"]}),  # frank becomes an auditor
     ]:
         response = as_admin_panel(panel, hub, method, path, json=body)

@@ -21,7 +21,11 @@ def pair(tmp_path_factory, docker_client):
     hub, provider = start_pair(
         tmp_path_factory,
         access_token_ttl=ACCESS_TOKEN_TTL,
-        extra_config='c.HDSOIDCAuthenticator.allowed_users = {"researcher", "researcher2"}',
+        # The project's members exist before they log in: the provider's group vouches for them.
+        extra_config="""
+        c.HDSOIDCAuthenticator.scope = ["openid", "profile", "email", "groups"]
+        c.HDSOIDCAuthenticator.allowed_provider_groups = {"hds-users"}
+        """,
     )
     make_dataset(hub, "demo")
     make_project(hub, "demo", ["researcher"])

@@ -20,17 +20,18 @@ EMITTING_LOGIN = dedent("""
     from jupyterhub.auth import DummyAuthenticator
     from jupyterhub.handlers.login import LogoutHandler
     from jupyter_hds import events
+    from jupyter_hds.audit.hub import client_address
 
     class EmittingLogout(LogoutHandler):
         async def default_handle_logout(self):
             if self.current_user:
                 events.emit("logout", actor=self.current_user.name, outcome="succeeded",
-                            source=self.request.remote_ip)
+                            source=client_address(self.request))
             await super().default_handle_logout()
 
     class EmittingLogin(DummyAuthenticator):
         async def authenticate(self, handler, data):
-            source = handler.request.remote_ip
+            source = client_address(handler.request)
             if data.get("password") == "wrong":
                 events.emit("login.failed", actor="anonymous", outcome="refused", source=source,
                             target=data["username"], details={"reason": "bad password"})

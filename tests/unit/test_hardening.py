@@ -48,3 +48,13 @@ def test_project_mounts_and_tmpfs_pass():
     mounts.append({"Type": "tmpfs", "Target": "/scratch"})
     kwargs = Hardening(mount_sources=ALLOWED).apply(create_kwargs(Mounts=mounts))
     assert len(kwargs["host_config"]["Mounts"]) == 4
+
+
+def test_the_container_log_is_bounded_whatever_the_operator_asks():
+    unbounded = {"Type": "json-file", "Config": {}}
+    kwargs = Hardening(mount_sources=ALLOWED).apply(create_kwargs(LogConfig=unbounded))
+    assert kwargs["host_config"]["LogConfig"] == {
+        "Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"},
+    }  # fmt: skip
+    other = Hardening(log_max_size="1m", log_max_files=2).apply(create_kwargs())
+    assert other["host_config"]["LogConfig"]["Config"] == {"max-size": "1m", "max-file": "2"}

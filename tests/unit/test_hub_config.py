@@ -92,7 +92,11 @@ def test_each_service_role_holds_what_its_code_calls(hub_config, role, needed):
 
 def test_the_hosting_team_cannot_open_servers_or_make_tokens(hub_config):
     scopes = set(by_name(hub_config.JupyterHub.load_roles)["hds-admin"]["scopes"])
-    assert not {s for s in scopes if s.split("!")[0] in ("access:servers", "tokens", "shares")}
+    assert not {s for s in scopes if s.split("!")[0] in ("access:servers", "shares")}
+    # Tokens for themselves only (`hds project`), never for a researcher; no stored logins
+    # (admin:users carries admin:auth_state), no making anyone a JupyterHub admin.
+    assert {s for s in scopes if s.startswith("tokens")} == {"tokens!user"}
+    assert not scopes & {"admin:users", "admin:auth_state"}
 
 
 def test_named_classes_resolve_to_ours(hub_config):

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from jupyterhub import orm
 from traitlets.config import Config
 
 from jupyter_hds.oidc import HDSOIDCAuthenticator, ProSanteConnectAuthenticator
+from jupyter_hds.oidc import groups as oidc_groups
 from jupyter_hds.oidc.acr import AcrTooWeak, check_acr
 from jupyter_hds.oidc.claims import provider_groups
 from jupyter_hds.oidc.errors import LoginError
@@ -63,14 +65,22 @@ def model(name, groups, admin=None):
 
 
 def allowed(auth, name, groups):
+    """Whether `name` may log in with these provider groups, and whether they are staff after."""
+    db = orm.new_session_factory("sqlite:///:memory:")()
+    user = orm.User(name=name)
+    db.add(user)
+    db.commit()
+
     async def check():
         m = model(name, groups, admin=True if name in auth.admin_users else None)
-        m = await auth.update_auth_model(m)
         try:
-            return await auth.check_allowed(name, m), auth.is_staff(m)
+            allowed = await auth.check_allowed(name, m)
         except LoginError as error:
             assert error.failure == "not_allowed" and error.actor == name
-            return False, auth.is_staff(m)
+            allowed = False
+        oidc_groups.apply(auth, db, user, m)
+        staff = orm.Group.find(db, "hds-admins")
+        return allowed, (user in staff.users) if staff else None
 
     return asyncio.run(check())
 
@@ -139,7 +149,7 @@ def test_prosante_preset_defaults():
     assert psc.issuer.startswith("https://auth.esw.esante.gouv.fr/")
     assert psc.authorize_url == "https://wallet.esw.esante.gouv.fr/auth"
     assert psc.scope == ["openid", "scope_all"] and psc.required_acr == "eidas1"
-    assert psc.authorize_params() == {"acr_values": "eidas1"}
+    assert psc.usernames_are_permanent  # the national professional id is never reassigned
     assert psc.user_info_to_username({"SubjectNameID": "810000000011"}) == "810000000011"
     sandbox = Config()
     sandbox.ProSanteConnectAuthenticator.environment = "sandbox"

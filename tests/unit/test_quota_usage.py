@@ -181,6 +181,16 @@ def test_a_torn_line_stays_alone_and_later_records_count(tmp_path):
     assert cpu_hours(Usage(ledger), "a", Month(2026, 5)) == 2.0
 
 
+def test_the_line_format_is_unchanged(tmp_path):
+    """Ledgers written before the shared writer must read as before, and new lines look alike."""
+    Ledger(tmp_path).append(server_stopped("a", "u", "stopped", 10),
+                            now=datetime(2026, 5, 1, 9, 30, tzinfo=UTC))  # fmt: skip
+    assert (tmp_path / "ledger-2026-05.jsonl").read_text() == (
+        '{"kind": "stop", "project": "a", "reason": "stopped", "server": "a", '
+        '"storage_used": 10, "time": "2026-05-01T09:30:00.000000Z", "user": "u"}\n'
+    )
+
+
 @pytest.mark.parametrize(
     "record, message",
     [

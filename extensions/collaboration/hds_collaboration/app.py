@@ -13,8 +13,9 @@ from jupyter_server.utils import ensure_async
 from tornado.web import HTTPError
 from traitlets import Float, Unicode, default
 
-from hds_data_guard.events import audit_event, server_project
 from hds_data_guard.sink import event_logger
+from hds_records import addresses
+from hds_records.events import Event
 
 from .guests import GuestWatch
 from .origin import same_origin_collaboration
@@ -48,7 +49,7 @@ class CollaborationGuardApp(ExtensionApp):
 
     @default("project")
     def _default_project(self):
-        return server_project()
+        return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
 
     watch: GuestWatch | None = None
     _sweeper: asyncio.Task | None = None
@@ -122,17 +123,28 @@ class CollaborationGuardApp(ExtensionApp):
 
     def record(self, action, actor, outcome, handler=None, target=None, **details) -> None:
         """One event, in the hub's audit event shape, as a JSON line in the server log."""
-        event = audit_event(
+        event = Event(
             action,
             actor=actor,
             outcome=outcome,
-            project=self.project,
+            project=self.project or None,
             target=target or f"{self.owner}/{self.project}",
-            source=handler.request.remote_ip if handler is not None else None,
-            owner=self.owner,
-            **details,
+            source=client_address(handler) if handler is not None else None,
+            details={"owner": self.owner, **details},
         )
-        event_logger().info(json.dumps(event, sort_keys=True))
+        event_logger().info(json.dumps(event.to_dict(), sort_keys=True))
+
+
+def client_address(handler) -> str | None:
+    """The browser's address, as the data guard takes it (never X-Real-Ip)."""
+    guard = handler.settings.get("hds_data_guard")
+    if guard is not None:
+        return guard.client_address(handler.request)
+    return addresses.of_request(
+        handler.request,
+        own_proxies=addresses.server_proxies(),
+        trusted_proxies=addresses.declared_proxies(),
+    )
 
 
 def refuse(handler, message: str) -> None:

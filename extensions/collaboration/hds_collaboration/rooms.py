@@ -13,12 +13,12 @@ of. So the same rules are applied here, before a room is made:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado.web import HTTPError
 
-from hds_data_guard.events import make_event
+from hds_records.events import Event
 
 ROOM_FORMATS = ("json", "text")
 ROUTE = "/api/collaboration/room"
@@ -82,33 +82,41 @@ def guard_rooms(record_plain) -> None:
         if not decision.allowed:
             # Who asks, authenticated like any request (403 when no one).
             await JupyterHandler.prepare(self, _redirect_to_login=False)
-            _record(self, guard, decision, path, record_plain, "refused")
+            await _record(self, guard, decision, path, record_plain, "refused")
             raise HTTPError(403, decision.reason)
         await original(self)
-        if decision.action:
-            _record(self, guard, decision, path, record_plain, "allowed")
+        if decision.action and not await _record(self, guard, decision, path, record_plain,
+                                                 "allowed"):  # fmt: skip
+            # As the data guard does: a dataset file opens only once its opening is recorded.
+            raise HTTPError(503, "opening this dataset file cannot be recorded now; try again")
 
     prepare.hds_guarded = True  # type: ignore[attr-defined]
     YDocWebSocketHandler.prepare = prepare  # type: ignore[method-assign]
 
 
-def _record(handler, guard, decision: RoomDecision, path, record_plain, outcome: str) -> None:
+async def _record(handler, guard, decision: RoomDecision, path, record_plain, outcome: str) -> bool:
+    """Record the room's decision; True once recorded (the hub has it, or it is spooled)."""
     actor = handler.current_user.username
     if decision.action is None or guard is None or guard.sink is None:
         # A refusal that is not about the dataset: rooms that open record dataset reads only.
-        record_plain("collaboration.room.refused", actor, outcome, handler, target=path,
-                     reason=decision.reason)  # fmt: skip
-        return
-    guard.sink.record(
-        make_event(
-            decision.action,
-            actor=actor,
-            outcome=outcome,
-            project=guard.project,
-            target=path,
-            source=handler.request.remote_ip,
-            route=ROUTE,
-            method=handler.request.method,
-            reason=decision.reason,
-        )
+        if outcome == "refused":
+            record_plain("collaboration.room.refused", actor, outcome, handler, target=path,
+                         reason=decision.reason)  # fmt: skip
+        return decision.action is None
+    event = Event(
+        decision.action,
+        actor=actor,
+        outcome=outcome,
+        project=guard.project or None,
+        target=path,
+        source=guard.client_address(handler.request),
+        details={"route": ROUTE, "method": handler.request.method, "reason": decision.reason},
     )
+    # As the data guard does: an opening that cannot be recorded is refused, and recorded so.
+    unrecorded = "its audit event could not be recorded"
+    instead = (
+        replace(event, action="dataset.read.blocked", outcome="refused",
+                details={**event.details, "reason": unrecorded})
+        if outcome == "allowed" else None
+    )  # fmt: skip
+    return await guard.sink.record(event, instead)

@@ -7,11 +7,24 @@ import tempfile
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from traitlets import Bool, Enum, Float, Instance, Integer, TraitError, Unicode, default, validate
+from traitlets import (
+    Bool,
+    Enum,
+    Float,
+    Instance,
+    Integer,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
 
-from . import events, handlers, routing
+from hds_records import addresses
+
+from . import handlers, routing
 from .dataset import DatasetFolder, check_dataset_dir
-from .hardening import make_undumpable
+from .nondumpable import make_nondumpable
 from .sink import AuditSink
 from .spool import EventSpool
 
@@ -72,10 +85,11 @@ class DataGuardApp(ExtensionApp):
     ).tag(config=True)
 
     spool_path = Unicode(
-        help="""File holding events the hub has not accepted yet, replayed in order.
+        help="""File holding a copy of the events the hub has not accepted yet.
 
         Default: <temp dir>/hds-data-guard/events.jsonl; user containers have /tmp on a
-        tmpfs, which lives as long as the container, across hub restarts.
+        tmpfs, which lives as long as the container, across hub restarts. The events
+        themselves wait in the server's memory; a server started later replays this copy.
         """,
     ).tag(config=True)
 
@@ -87,6 +101,26 @@ class DataGuardApp(ExtensionApp):
         60.0, help="Longest wait, in seconds, between two attempts to reach the hub."
     ).tag(config=True)
 
+    delivery_timeout = Float(
+        5.0,
+        help="""Seconds to wait for the hub to take an event before the guarded request goes
+        on with the event queued (and spooled) for replay.""",
+    ).tag(config=True)
+
+    max_pending = Integer(
+        10_000,
+        help="""Most events waiting in memory for the hub. Past it an event is dropped (its
+        number shows the hub the gap) and audited reads are refused.""",
+    ).tag(config=True)
+
+    trusted_proxies = List(
+        Unicode(),
+        help="""Proxies in front of the hub's proxy whose X-Forwarded-For entries are
+        trusted (addresses or networks). The hub's own proxy (the host of
+        $JUPYTERHUB_API_URL) is always trusted as the peer. Default: $HDS_TRUSTED_PROXIES
+        (comma-separated, set by the hub from c.Deployment.trusted_proxies).""",
+    ).tag(config=True)
+
     harden_process = Bool(
         True,
         help="""Mark the server process non-dumpable at start, so code running as the same
@@ -96,6 +130,7 @@ class DataGuardApp(ExtensionApp):
 
     sink = Instance(AuditSink, allow_none=True)
     dataset = Instance(DatasetFolder, allow_none=True)
+    _proxies: tuple | None = None
 
     @default("events_url")
     def _default_events_url(self):
@@ -108,7 +143,27 @@ class DataGuardApp(ExtensionApp):
 
     @default("project")
     def _default_project(self):
-        return events.server_project()
+        # Servers are named by project (JupyterHub named servers).
+        return os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+
+    @default("trusted_proxies")
+    def _default_trusted_proxies(self):
+        return [str(net) for net in addresses.declared_proxies()]
+
+    @validate("trusted_proxies")
+    def _validate_trusted_proxies(self, proposal):
+        try:
+            addresses.networks(proposal.value)
+        except ValueError as error:
+            raise TraitError(f"DataGuardApp.trusted_proxies: {error}") from None
+        return proposal.value
+
+    def client_address(self, request) -> str | None:
+        """The browser's address for an event: never a header the client controls."""
+        if self._proxies is None:
+            self._proxies = (addresses.server_proxies(), addresses.networks(self.trusted_proxies))
+        own, trusted = self._proxies
+        return addresses.of_request(request, own_proxies=own, trusted_proxies=trusted)
 
     @default("spool_path")
     def _default_spool_path(self):
@@ -123,7 +178,7 @@ class DataGuardApp(ExtensionApp):
 
     def initialize_settings(self):
         if self.harden_process:
-            make_undumpable()
+            make_nondumpable()
         root_dir = getattr(self.serverapp.contents_manager, "root_dir", None)
         if not root_dir:
             raise RuntimeError(
@@ -136,8 +191,11 @@ class DataGuardApp(ExtensionApp):
             self.events_url,
             self.events_token,
             log=self.log,
+            project=self.project,
             batch_size=self.delivery_batch_size,
             max_delay=self.delivery_max_delay,
+            timeout=self.delivery_timeout,
+            max_pending=self.max_pending,
         )
         if not self.events_url:
             self.log.warning("data guard: no hub audit endpoint (JUPYTERHUB_API_URL unset); "
@@ -166,7 +224,7 @@ class DataGuardApp(ExtensionApp):
                               "; ".join(wrong))  # fmt: skip
             serverapp.stop()
             return
-        self.sink.kick()
+        self.sink.start()
         self.log.info("data guard active: dataset %s/, hub events %s",
                       self.dataset.api_path, self.events_url or "off")  # fmt: skip
 

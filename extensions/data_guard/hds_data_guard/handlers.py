@@ -13,7 +13,7 @@ from jupyter_server.services.contents.handlers import ContentsHandler
 from jupyter_server.view import handlers as view_handlers
 from tornado import web
 
-from . import events
+from hds_records.events import Event
 
 if TYPE_CHECKING:
     from .app import DataGuardApp
@@ -28,6 +28,10 @@ EXPORT_MESSAGE = (
     "Exporting notebooks (HTML, PDF, script, ...) is disabled on this platform: a notebook's "
     "outputs can hold project data. Keep working in the notebook itself."
 )
+UNRECORDED_MESSAGE = (
+    "This file of the project dataset cannot be opened now: opening it must be recorded, and "
+    "the record cannot be reached. Try again in a minute; if it lasts, tell the hosting team."
+)
 
 
 class GuardMixin:
@@ -39,30 +43,43 @@ class GuardMixin:
     def guard(self) -> DataGuardApp | None:
         return self.settings.get(SETTINGS_KEY)  # type: ignore[attr-defined]
 
-    def record(self, action: str, target: str | None, outcome: str, reason: str, **details: Any):
+    async def record(
+        self,
+        action: str,
+        target: str | None,
+        outcome: str,
+        reason: str,
+        *,
+        instead: Event | None = None,
+        **details: Any,
+    ) -> bool:
+        """Record the event; True once the hub has it or it is spooled for the hub (else
+        `instead` is what the hub will receive, see AuditSink.record)."""
         guard = self.guard
         if guard is None or guard.sink is None:
             self.log.error("data guard not loaded: %s of %s not recorded", action, target)  # type: ignore[attr-defined]
-            return
-        request = self.request  # type: ignore[attr-defined]
-        guard.sink.record(
-            events.make_event(
-                action,
-                actor=self.current_user.username,  # type: ignore[attr-defined]
-                outcome=outcome,
-                project=guard.project,
-                target=target,
-                source=request.remote_ip,
-                route=self.route,
-                method=request.method,
-                reason=reason,
-                **details,
-            )
+            return False
+        event = self.event(action, target, outcome, reason, **details)
+        return await guard.sink.record(event, instead)
+
+    def event(self, action: str, target: str | None, outcome: str, reason: str, **details: Any
+              ) -> Event:  # fmt: skip
+        """The event of this request: who asked, from where, by which route."""
+        guard, request = self.guard, self.request  # type: ignore[attr-defined]
+        return Event(
+            action,
+            actor=self.current_user.username,  # type: ignore[attr-defined]
+            outcome=outcome,
+            project=(guard.project if guard else None) or None,
+            # An empty path is the contents root (the home folder); the hub takes no empty text.
+            target="/" if target == "" else target,
+            source=guard.client_address(request) if guard else None,
+            details={"route": self.route, "method": request.method, "reason": reason, **details},
         )
 
-    def refuse(self, action: str, target: str | None, reason: str, message: str, **details: Any
-               ) -> NoReturn:  # fmt: skip
-        self.record(action, target, "refused", reason, **details)
+    async def refuse(self, action: str, target: str | None, reason: str, message: str,
+                     **details: Any) -> NoReturn:  # fmt: skip
+        await self.record(action, target, "refused", reason, **details)
         guard = self.guard
         extra = f" {guard.export_help}" if guard is not None and guard.export_help else ""
         raise web.HTTPError(403, f"{message}{extra} This attempt has been recorded.")
@@ -81,20 +98,20 @@ class FilesRefusedHandler(GuardMixin, JupyterHandler):
     def initialize(self, **_files_handler_params: Any) -> None:
         """Accept (and ignore) the `files_handler_params` Jupyter passes to a files handler."""
 
-    def _refuse(self, path: str) -> NoReturn:
+    async def _refuse(self, path: str) -> NoReturn:
         details = {"attachment": True} if self.get_argument("download", None) else {}
-        self.refuse(events.DOWNLOAD_BLOCKED, path.strip("/"), "file downloads are disabled",
-                    DOWNLOAD_MESSAGE, **details)  # fmt: skip
+        await self.refuse("download.blocked", path.strip("/"), "file downloads are disabled",
+                          DOWNLOAD_MESSAGE, **details)  # fmt: skip
 
     @web.authenticated
     @authorized
     async def get(self, path: str = "") -> None:
-        self._refuse(path)
+        await self._refuse(path)
 
     @web.authenticated
     @authorized
     async def head(self, path: str = "") -> None:
-        self._refuse(path)
+        await self._refuse(path)
 
 
 class ViewRefusedHandler(GuardMixin, JupyterHandler):
@@ -106,8 +123,8 @@ class ViewRefusedHandler(GuardMixin, JupyterHandler):
     @web.authenticated
     @authorized
     async def get(self, path: str = "") -> None:
-        self.refuse(events.DOWNLOAD_BLOCKED, path.strip("/"), "file downloads are disabled",
-                    DOWNLOAD_MESSAGE)  # fmt: skip
+        await self.refuse("download.blocked", path.strip("/"), "file downloads are disabled",
+                          DOWNLOAD_MESSAGE)  # fmt: skip
 
 
 class NbconvertRefusedHandler(GuardMixin, JupyterHandler):
@@ -116,19 +133,19 @@ class NbconvertRefusedHandler(GuardMixin, JupyterHandler):
     auth_resource = "nbconvert"
     route = "/nbconvert"
 
-    def _refuse(self, format: str, path: str | None) -> NoReturn:
-        self.refuse(events.EXPORT_BLOCKED, path, "notebook export is disabled", EXPORT_MESSAGE,
-                    format=format)  # fmt: skip
+    async def _refuse(self, format: str, path: str | None) -> NoReturn:
+        await self.refuse("export.blocked", path, "notebook export is disabled", EXPORT_MESSAGE,
+                          format=format)  # fmt: skip
 
     @web.authenticated
     @authorized
     async def get(self, format: str, path: str = "") -> None:
-        self._refuse(format, path.strip("/") or None)
+        await self._refuse(format, path.strip("/") or None)
 
     @web.authenticated
     @authorized
     async def post(self, format: str, path: str = "") -> None:
-        self._refuse(format, path.strip("/") or None)
+        await self._refuse(format, path.strip("/") or None)
 
 
 class GuardedContentsHandler(GuardMixin, ContentsHandler):
@@ -136,12 +153,14 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
 
     - raw reads (`format=base64`) of dataset files are refused, before anything is read;
     - other content reads of dataset files are allowed and audited (or refused, when
-      `DataGuardApp.dataset_content` is "none");
+      `DataGuardApp.dataset_content` is "none"), and refused when their event cannot be
+      recorded: the file's content is sent only once its event is;
     - copying a dataset file elsewhere (POST `copy_from`) and moving or renaming one
       (PATCH) are refused.
     """
 
     route = "/api/contents"
+    _read: tuple[dict[str, Any], bool] | None = None
 
     @web.authenticated
     @authorized
@@ -158,9 +177,14 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             and not await ensure_async(self.contents_manager.dir_exists(path))
         ):
             if raw:
-                self._check_raw_read(path)
-            self._check_dataset_content(path)
+                await self._check_raw_read(path)
+            await self._check_dataset_content(path)
+        self._read = None
         await super().get(path)  # type: ignore[misc]
+        if self._read is not None:
+            model, location = self._read
+            await self._check_read(model)
+            super()._finish_model(model, location)
 
     def _finish_model(self, model: dict[str, Any], location: bool = True) -> None:
         if (
@@ -168,13 +192,24 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             and model.get("type") in ("file", "notebook")
             and (model.get("content") is not None)
         ):
-            if model.get("format") == "base64":
-                # A file asked for without a format comes back base64 when it is not text.
-                self._check_raw_read(model["path"])
-            if self._dataset_contains(model["path"]):
-                self.record(events.DATASET_READ, model["path"], "allowed",
-                            "dataset file opened", format=model.get("format"))  # fmt: skip
+            self._read = (model, location)  # sent by get() once checked and recorded
+            return
         super()._finish_model(model, location)
+
+    async def _check_read(self, model: dict[str, Any]) -> None:
+        """Refuse a raw read of the dataset; record a text read of it, or refuse it unrecorded."""
+        path = model["path"]
+        if model.get("format") == "base64":
+            # A file asked for without a format comes back base64 when it is not text.
+            await self._check_raw_read(path)
+        if not self._dataset_contains(path):
+            return
+        refused = self.event("dataset.read.blocked", path.strip("/"), "refused",
+                             "its audit event could not be recorded")  # fmt: skip
+        recorded = await self.record("dataset.read", path, "allowed", "dataset file opened",
+                                     instead=refused, format=model.get("format"))  # fmt: skip
+        if not recorded:
+            raise web.HTTPError(503, UNRECORDED_MESSAGE)
 
     @web.authenticated
     @authorized
@@ -182,9 +217,10 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         body = self.get_json_body()
         copy_from = body.get("copy_from") if isinstance(body, dict) else None
         if copy_from and self._copies_dataset(copy_from):
-            self.refuse(events.DATASET_COPY_BLOCKED, copy_from.strip("/"),
-                        "dataset files stay in the dataset folder", self._stay_message("copied"),
-                        destination=path.strip("/"))  # fmt: skip
+            await self.refuse("dataset.copy.blocked", copy_from.strip("/"),
+                              "dataset files stay in the dataset folder",
+                              self._stay_message("copied"),
+                              destination=path.strip("/"))  # fmt: skip
         await super().post(path)  # type: ignore[misc]
 
     @web.authenticated
@@ -193,10 +229,10 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
         if self._dataset_contains(path):
             body = self.get_json_body()
             destination = body.get("path") if isinstance(body, dict) else None
-            self.refuse(events.DATASET_MOVE_BLOCKED, path.strip("/"),
-                        "dataset files stay in the dataset folder",
-                        self._stay_message("moved or renamed"),
-                        destination=destination)  # fmt: skip
+            await self.refuse("dataset.move.blocked", path.strip("/"),
+                              "dataset files stay in the dataset folder",
+                              self._stay_message("moved or renamed"),
+                              destination=destination)  # fmt: skip
         await super().patch(path)  # type: ignore[misc]
 
     def _dataset_contains(self, path: str) -> bool:
@@ -210,27 +246,29 @@ class GuardedContentsHandler(GuardMixin, ContentsHandler):
             True if guard is None or guard.dataset is None else guard.dataset.copies_dataset(path)
         )
 
-    def _check_raw_read(self, path: str) -> None:
+    async def _check_raw_read(self, path: str) -> None:
         guard = self.guard
         if self._dataset_contains(path):
-            self.refuse(events.DATASET_READ_BLOCKED, path.strip("/"),
-                        "raw bytes of dataset files are not served",
-                        "Files of the project dataset cannot be opened as raw bytes in the "
-                        "browser. Read them in a notebook, for example with pandas or "
-                        "DuckDB.")  # fmt: skip
+            await self.refuse("dataset.read.blocked", path.strip("/"),
+                              "raw bytes of dataset files are not served",
+                              "Files of the project dataset cannot be opened as raw bytes in "
+                              "the browser. Read them in a notebook, for example with pandas or "
+                              "DuckDB.")  # fmt: skip
         if guard is not None and guard.refuse_raw_reads:
-            self.refuse(events.DOWNLOAD_BLOCKED, path.strip("/"), "raw file bytes are not served",
-                        "Opening files as raw bytes in the browser (images, PDFs, binary "
-                        "files) is disabled on this platform. Display them from a notebook "
-                        "instead.")  # fmt: skip
+            await self.refuse("download.blocked", path.strip("/"),
+                              "raw file bytes are not served",
+                              "Opening files as raw bytes in the browser (images, PDFs, binary "
+                              "files) is disabled on this platform. Display them from a "
+                              "notebook instead.")  # fmt: skip
 
-    def _check_dataset_content(self, path: str) -> None:
+    async def _check_dataset_content(self, path: str) -> None:
         guard = self.guard
         if guard is not None and guard.dataset_content == "none" and self._dataset_contains(path):
-            self.refuse(events.DATASET_READ_BLOCKED, path.strip("/"),
-                        "dataset content is not served",
-                        "Files of the project dataset cannot be opened in the browser. Read "
-                        "them in a notebook, for example with pandas or DuckDB.")  # fmt: skip
+            await self.refuse("dataset.read.blocked", path.strip("/"),
+                              "dataset content is not served",
+                              "Files of the project dataset cannot be opened in the browser. "
+                              "Read them in a notebook, for example with pandas or "
+                              "DuckDB.")  # fmt: skip
 
     def _stay_message(self, verb: str) -> str:
         guard = self.guard

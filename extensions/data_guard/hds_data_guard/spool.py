@@ -1,115 +1,67 @@
-"""Events the hub has not accepted yet, oldest first, in a JSON-lines file that outlives the hub."""
+"""A copy on disk of the events the hub has not accepted yet, for a server started after a crash.
+
+The server keeps its undelivered events in its own memory (`sink.AuditSink`), out of reach
+of the researcher's code, and delivers them from there. This file is only their durable
+copy: appended (`hds_records.journal`: whole lines, fsync, regular files only) while the hub
+is unreachable, removed once everything is delivered, and read back when a server starts.
+The folder is writable by the researcher's code (same uid): what it holds is never trusted
+over the server's memory, and what cannot be written there makes guarded reads refuse.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from hds_records import journal
 
 log = logging.getLogger(__name__)
 
 
 class EventSpool:
-    """A first-in, first-out queue of events on disk.
-
-    Every event is appended (and synced) before anyone tries to send it, so an event is
-    on disk from the moment it is recorded until the hub has accepted it. Lines that do
-    not parse, and events the hub refuses for good, move to `<path>.rejected`: they
-    leave the queue so they do not block it, and are never silently dropped.
-    """
+    """Events not yet accepted by the hub, appended in order; `<path>.rejected` beside it
+    keeps those the hub refused for good, and lines that could not be read."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.rejected_path = self.path.with_name(self.path.name + ".rejected")
 
-    def append(self, event: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._append_lines(self.path, [json.dumps(event, sort_keys=True)])
+    def append(self, events: list[dict[str, Any]]) -> None:
+        """Write `events` durably, or raise OSError (journal.NotRegularFile, a full disk)."""
+        journal.append(self.path, [journal.encode(e, sort_keys=True) for e in events])
 
-    def head(self, limit: int) -> list[dict[str, Any]]:
-        """The oldest `limit` events; unreadable lines among them move to the rejected file.
+    def reject(self, events: list[dict[str, Any]], reason: str) -> None:
+        """Keep events the hub refused for good, with its reason (best effort)."""
+        lines = [journal.encode({**e, "rejected": reason}, sort_keys=True) for e in events]
+        self._keep_aside(lines)
 
-        Reads only as far as the batch goes, unless unreadable lines make the file be
-        rewritten without them: the batch is then the first lines of the file again.
-        """
+    def load(self) -> list[dict[str, Any]]:
+        """The events a previous server left (unreadable lines go to the rejected file)."""
         try:
-            f = self.path.open(encoding="utf-8")
-        except FileNotFoundError:
+            events, unreadable = journal.read(self.path).records()
+        except OSError as error:
+            log.error("data guard: cannot read the spool %s: %s", self.path, error)
             return []
-        events: list[dict[str, Any]] = []
-        good: list[str] = []
-        bad: list[str] = []
-        rest: list[str] = []
-        with f:
-            for line in f:
-                if len(events) == limit:
-                    if bad:
-                        rest = [line, *f]
-                    break
-                line = line.rstrip("\n")
-                if not line.strip():
-                    continue
-                event = _parse(line)
-                if event is None:
-                    bad.append(line)
-                else:
-                    events.append(event)
-                    good.append(line)
-        if bad:
+        unreadable += [journal.encode(e, sort_keys=True)[:-1] for e in events if not e.get("id")]
+        if unreadable:
             log.error("data guard: %d unreadable line(s) in %s moved to %s",
-                      len(bad), self.path, self.rejected_path)  # fmt: skip
-            self._append_lines(self.rejected_path, bad)
-            self._rewrite(good + [line.rstrip("\n") for line in rest if line.strip()])
-        return events
+                      len(unreadable), self.path, self.rejected_path)  # fmt: skip
+            self._keep_aside([line + b"\n" for line in unreadable])
+        return [e for e in events if e.get("id")]
 
-    def drop_head(
-        self, count: int, rejected: Sequence[dict[str, Any]] = (), reason: str = ""
-    ) -> None:
-        """Take the oldest `count` events out of the queue: a batch the hub has answered.
-
-        Those of them the hub refused for good (`rejected`) are written to the rejected
-        file first, with the hub's `reason`; then the queue is rewritten once.
-        """
-        if rejected:
-            lines = [json.dumps({**e, "rejected": reason}, sort_keys=True) for e in rejected]
-            self._append_lines(self.rejected_path, lines)
-        if count > 0:
-            self._rewrite(self._lines()[count:])
-
-    def __len__(self) -> int:
-        return len(self._lines())
-
-    def _lines(self) -> list[str]:
+    def clear(self) -> None:
+        """Everything was delivered: remove the copy (only a regular file of that name)."""
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        # Lines end at "\n" only, as when head() reads the file line by line.
-        return [line for line in text.split("\n") if line.strip()]
+            if self.path.is_file() and not self.path.is_symlink():
+                self.path.unlink()
+        except OSError as error:
+            log.error("data guard: cannot remove the delivered spool %s: %s", self.path, error)
 
-    def _rewrite(self, lines: list[str]) -> None:
-        partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, self.path)
-
-    @staticmethod
-    def _append_lines(path: Path, lines: list[str]) -> None:
-        with path.open("a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
-            f.flush()
-            os.fsync(f.fileno())
-
-
-def _parse(line: str) -> dict[str, Any] | None:
-    """The event on `line`, or None when it is not one (not JSON, or no id)."""
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) and event.get("id") else None
+    def _keep_aside(self, lines: list[bytes]) -> None:
+        try:
+            journal.append(self.rejected_path, lines)
+        except OSError as error:
+            log.error("data guard: cannot keep rejected events in %s: %s",
+                      self.rejected_path, error)  # fmt: skip

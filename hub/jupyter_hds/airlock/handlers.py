@@ -26,6 +26,7 @@ from hds_quota.plans import Plans
 
 from .. import events
 from ..audit.handlers import server_of_token
+from ..audit.hub import client_address
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, check_access
 from ..policy.airlock import OPEN_FOR_REVIEW, Airlock, parse_draft
@@ -100,7 +101,7 @@ class AirlockMixin:
         groups = self.groups_of(checker)
         return self.desk.decide(
             checker, request_id, decision, comment or "",
-            lambda person, project: project in groups, source_ip=self.request.remote_ip,
+            lambda person, project: project in groups, source_ip=client_address(self.request),
         )  # fmt: skip
 
 
@@ -131,7 +132,7 @@ class ServerRequestsHandler(AirlockMixin, APIHandler):
     def _audit_token(self, actor: str, why: str) -> None:
         if self.request.method == "POST":
             events.emit("airlock.requested", actor=actor, outcome="refused",
-                        source=self.request.remote_ip,
+                        source=client_address(self.request),
                         details={"reason": "token", "why": why})  # fmt: skip
 
     async def post(self):
@@ -144,7 +145,7 @@ class ServerRequestsHandler(AirlockMixin, APIHandler):
         try:
             record = await asyncio.to_thread(
                 self.desk.submit, owner, draft, facts, sources, plan,
-                source_ip=self.request.remote_ip,
+                source_ip=client_address(self.request),
             )  # fmt: skip
         except Refused as refused:  # audited by the desk
             return self._refuse(refused)
@@ -183,7 +184,7 @@ class ServerRequestsHandler(AirlockMixin, APIHandler):
 
     def _audit_refusal(self, owner: str, server: str, refused: Refused) -> None:
         events.emit("airlock.requested", actor=owner, outcome="refused", project=server,
-                    source=self.request.remote_ip, details=refused.details())  # fmt: skip
+                    source=client_address(self.request), details=refused.details())  # fmt: skip
 
     def _refuse(self, refused: Refused) -> None:
         self.set_status(refused.status)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
+from ..audit.hub import client_address
 from ..policy.airlock import OPEN_FOR_REVIEW, RELEASED, shown_status
 from ..policy.refusal import Refused
 from .desk import now, review_of
@@ -185,8 +186,9 @@ class ReleaseDownload(AirlockPageMixin, BaseHandler):
     async def get(self, request_id: str, number: str):
         me = self.current_user.name
         try:
+            source = client_address(self.request)
             download = self.desk.download(
-                me, request_id, int(number), self.project_facts, source_ip=self.request.remote_ip
+                me, request_id, int(number), self.project_facts, source_ip=source
             )
         except Refused as refused:
             raise web.HTTPError(refused.status, str(refused)) from None

@@ -6,6 +6,8 @@ import sys
 
 from traitlets.config import Config
 
+from hds_records.addresses import TRUSTED_PROXIES_ENV
+
 from ..deployment import Deployment
 from ..hubconfig import service_url, set_handlers, set_roles, set_scopes, set_services
 from ..services import service_environment
@@ -44,6 +46,12 @@ def configure(c: Config, deployment: Deployment) -> None:
         "log_function": audit_request_log,
     }
     c.EventLogger.handlers = [HubEvents()]
+    # Users' servers take the browser's address through the same proxies as the hub does.
+    environment = c.Spawner.get("environment")
+    c.Spawner.environment = {
+        **(environment if isinstance(environment, dict) else {}),
+        TRUSTED_PROXIES_ENV: ",".join(deployment.trusted_proxies),
+    }
     HubAudit.hook_check = missing_hooks  # checked when the hub records its first event
     set_handlers(c, [(EVENTS_PATH, AuditEventsHandler)])
     set_scopes(c, {READ_SCOPE: {"description": "Read, filter and export the audit record."}})

@@ -9,14 +9,19 @@ refusals, quotas) reach the record. Nothing is subscribed in a process that did 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from hds_records import addresses
 
 from .. import events
 from ..deployment import Deployment
 from .inbox import Inbox
 from .intake import from_hub, new_event
+from .limits import AuditIntake, IntakeLimits
+from .serials import Streams
 
 log = logging.getLogger("jupyter_hds.audit")
 
@@ -24,16 +29,30 @@ MAX_BACKLOG = 100_000
 
 
 class HubAudit:
-    """Puts the hub's events in the inbox; keeps them in memory while the disk refuses them."""
+    """Puts the hub's events in the inbox; keeps them in memory while the disk refuses them.
+
+    Also holds what the hub's intake of servers' reports remembers between requests: each
+    server's limits (`limits`) and the numbers of its reports (`streams`).
+    """
 
     _instance: HubAudit | None = None
     # Set by `audit.config`: which of the hub settings the record needs are missing.
     hook_check: Callable[[Any], list[str]] | None = None
 
-    def __init__(self, directory: Path | str, is_admin: Callable[[str], bool] = lambda n: False):
+    def __init__(
+        self,
+        directory: Path | str,
+        is_admin: Callable[[str], bool] = lambda n: False,
+        trusted_proxies: Sequence[addresses.Network] = (),
+        limits: IntakeLimits | None = None,
+    ):
         self.inbox = Inbox(directory)
         self.is_admin = is_admin
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.limits = limits or AuditIntake().limits()
+        self.streams = Streams()
         self._backlog: list[dict[str, Any]] = []
+        self._lock = threading.Lock()  # record() runs on the hub's loop and in the intake's thread
 
     @classmethod
     def instance(cls) -> HubAudit:
@@ -43,10 +62,22 @@ class HubAudit:
 
             app = JupyterHub.instance() if JupyterHub.initialized() else None
             deployment = Deployment(parent=app) if app else Deployment()
-            cls._instance = cls(deployment.audit, _admin_check(app))
+            cls._instance = cls(
+                deployment.audit,
+                _admin_check(app),
+                deployment.trusted_networks,
+                AuditIntake(parent=app).limits() if app else None,
+            )
             if app is not None:
                 cls._instance.report_missing_hooks(app)
         return cls._instance
+
+    def client_address(self, request) -> str | None:
+        """The address a request came from: the hub's own proxy (on loopback) and the
+        operator's trusted proxies are looked through; X-Real-Ip is never read."""
+        return addresses.of_request(
+            request, own_proxies=addresses.LOOPBACK, trusted_proxies=self.trusted_proxies
+        )
 
     def report_missing_hooks(self, app) -> None:
         """Say loudly, in the log and in the record, if a config fragment unplugged the audit."""
@@ -68,24 +99,32 @@ class HubAudit:
 
     def record(self, entries: list[dict[str, Any]]) -> None:
         """Hand events to the inbox; on a disk error keep them and retry with the next ones."""
-        pending = self._backlog + entries
-        try:
-            self.inbox.put(pending)
-        except OSError as error:
-            if len(pending) > MAX_BACKLOG:
-                log.critical(
-                    "audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG
+        with self._lock:
+            pending = self._backlog + entries
+            try:
+                self.inbox.put(pending)
+            except OSError as error:
+                if len(pending) > MAX_BACKLOG:
+                    log.critical(
+                        "audit: inbox unwritable, dropping %d events", len(pending) - MAX_BACKLOG
+                    )
+                self._backlog = pending[-MAX_BACKLOG:]
+                log.error(
+                    "audit: inbox unwritable (%s); %d events kept in memory",
+                    error,
+                    len(self._backlog),
                 )
-            self._backlog = pending[-MAX_BACKLOG:]
-            log.error(
-                "audit: inbox unwritable (%s); %d events kept in memory", error, len(self._backlog)
-            )
-        else:
-            self._backlog = []
+            else:
+                self._backlog = []
 
     def record_durably(self, entries: list[dict[str, Any]]) -> None:
         """Hand events to the inbox or raise OSError: for senders that can retry."""
         self.inbox.put(entries)
+
+
+def client_address(request) -> str | None:
+    """The address a hub request came from, for an event's `source` (never X-Real-Ip)."""
+    return HubAudit.instance().client_address(request)
 
 
 # Holding any of these unfiltered makes an actor an `admin` in the record: JupyterHub's admins

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..events import OUTCOMES, Event
-from .entry import ACTOR_KINDS, actor_kind, canonical_details, normalize_time, now
+from hds_records import actions
+from hds_records.events import REPORT_FIELDS, Event
+
+from .entry import ACTOR_KINDS, actor_kind, canonical_details, normalize_time
+from .serials import BadNumber, number_of
 
 EVENT_ID = re.compile(r"^[0-9a-f]{32}$")
-ACTION = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
-SERVER_OUTCOMES = ("allowed", "refused")
 MAX_EVENTS_PER_REQUEST = 500
 MAX_TEXT = 4096
 MAX_DETAILS = 16384
@@ -31,42 +31,22 @@ def from_hub(
     event: Event, is_admin: Callable[[str], bool] = lambda name: False, reported_by: str = "hub"
 ) -> dict[str, Any]:
     """An event raised in the hub or one of its services (jupyter_hds.events), for the inbox."""
-    return {
-        "id": event.id,
-        "time": normalize_time(event.time, assume_utc=True),
-        "actor": event.actor,
-        "actor_kind": actor_kind(event.actor, is_admin(event.actor)),
-        "action": event.action,
-        "project": event.project,
-        "target": event.target,
-        "outcome": event.outcome,
-        "source": event.source,
-        "reported_by": reported_by,
-        "details": event.details or {},
-    }
+    entry = event.to_entry(actor_kind(event.actor, is_admin(event.actor)), reported_by)
+    entry["time"] = normalize_time(event.time, assume_utc=True)
+    return entry
 
 
 def new_event(action: str, actor: str, kind: str, outcome: str, **fields: Any) -> dict[str, Any]:
-    """An inbox event built directly (request log, server actions, the audit service itself)."""
+    """An inbox entry for an event built where the actor's kind is known (request log, server
+    actions, the audit service itself): `Event(...)`, reported by `hub` unless `reported_by`."""
     if kind not in ACTOR_KINDS:
         raise ValueError(f"actor kind {kind!r} is not one of {', '.join(ACTOR_KINDS)}")
-    if outcome not in OUTCOMES:
-        raise ValueError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
-    event: dict[str, Any] = {
-        "id": uuid.uuid4().hex,
-        "time": fields.pop("time", None) or now(),
-        "actor": actor,
-        "actor_kind": kind,
-        "action": action,
-        "outcome": outcome,
-        "project": None,
-        "target": None,
-        "source": None,
-        "reported_by": "hub",
-        "details": {},
-    }
-    event.update(fields)
-    return event
+    reported_by = fields.pop("reported_by", None) or "hub"
+    if fields.get("time") is None:
+        fields.pop("time", None)
+    if fields.get("details") is None:
+        fields.pop("details", None)
+    return Event(action, actor=actor, outcome=outcome, **fields).to_entry(kind, reported_by)
 
 
 def from_server(
@@ -79,23 +59,21 @@ def from_server(
     """
     if not isinstance(raw, dict):
         raise EventRefused(400, "each event must be a JSON object")
-    unknown = sorted(
-        set(raw)
-        - {"id", "time", "action", "actor", "project", "target", "outcome", "source", "details"}
-    )
+    unknown = sorted(set(raw) - set(REPORT_FIELDS))
     if unknown:
         raise EventRefused(400, f"unknown fields {', '.join(unknown)}")
     event_id = _text(raw, "id")
     if not EVENT_ID.match(event_id):
         raise EventRefused(400, f"id {event_id!r} must be 32 lowercase hex digits (uuid4().hex)")
-    action = _text(raw, "action")
-    if len(action) > 64 or not ACTION.match(action):
+    action, outcome = _text(raw, "action"), _text(raw, "outcome")
+    try:
+        catalogued = actions.check(action, outcome)
+    except actions.UnknownAction as error:
+        raise EventRefused(400, str(error)) from None
+    if catalogued.reporter != actions.SERVER:
         raise EventRefused(
-            400, f"action {action!r} must be dotted lowercase, e.g. download.blocked"
+            403, f"{action} is reported by the {catalogued.reporter}, not by a user's server"
         )
-    outcome = _text(raw, "outcome")
-    if outcome not in SERVER_OUTCOMES:
-        raise EventRefused(400, f"outcome {outcome!r} must be one of {', '.join(SERVER_OUTCOMES)}")
     try:
         time = normalize_time(_text(raw, "time"))
     except ValueError as error:
@@ -109,19 +87,18 @@ def from_server(
         raise EventRefused(
             403, f"event {event_id} claims user {actor!r}, who may not use {owner}/{server}"
         )
-    return {
-        "id": event_id,
-        "time": time,
-        "actor": actor,
-        "actor_kind": "user",
-        "action": action,
-        "project": project,
-        "target": _optional_text(raw, "target"),
-        "outcome": outcome,
-        "source": _address(raw.get("source")),
-        "reported_by": f"server:{owner}/{server}",
-        "details": _details(raw.get("details")),
-    }
+    event = Event(
+        action,
+        actor=actor,
+        outcome=outcome,
+        project=project,
+        target=_optional_text(raw, "target"),
+        source=_address(raw.get("source")),
+        details=_details(raw.get("details")),
+        time=time,
+        id=event_id,
+    )
+    return event.to_entry("user", f"server:{owner}/{server}")
 
 
 def _text(raw: dict[str, Any], name: str) -> str:
@@ -153,4 +130,8 @@ def _details(value: Any) -> dict[str, Any]:
         raise EventRefused(400, "details must be a JSON object")
     if len(canonical_details(value)) > MAX_DETAILS:
         raise EventRefused(400, f"details are larger than {MAX_DETAILS} characters")
+    try:
+        number_of(value)
+    except BadNumber as error:
+        raise EventRefused(400, str(error)) from None
     return value

@@ -52,13 +52,31 @@ class AuditHandler(ServicePage):
     async def in_thread(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
+    def record(self, action: str, outcome: str, **details) -> None:
+        """Record what the auditor does here (the service drains the inbox with it)."""
+        user = self.current_user
+        self.service.record(
+            new_event(
+                action,
+                user["name"],
+                "admin" if user.get("admin") else "user",
+                outcome,
+                reported_by="audit",
+                source=self.service.client_address(self.request),
+                details=details,
+            )
+        )
+
 
 class AuditPage(AuditHandler):
+    """The record, newest first, filtered; each view is itself recorded, before it is shown."""
+
     @web.authenticated
     async def get(self):
         filters = self.filters()
-        self.service.drain()  # what waits in the inbox is shown too
         before, after = self.seq_argument("before"), self.seq_argument("after")
+        # Recording drains the inbox: what waits there is shown too.
+        self.record("audit.view", "allowed", filters=filters.as_args(), before=before, after=after)
         query = self.service.query
         page = await self.in_thread(query.page, filters, before, after, self.service.page_size)
         total = await self.in_thread(query.count, filters)
@@ -81,33 +99,24 @@ class AuditPage(AuditHandler):
 
 
 class AuditExport(AuditHandler):
-    """All matching entries as CSV, streamed; the export itself goes into the record."""
+    """All matching entries as CSV, streamed. The export goes into the record before its
+    first row, with the filters and how many entries match, so a dropped connection or an
+    export stopped half-way leaves its trace too."""
 
     @web.authenticated
     async def get(self):
         filters = self.filters()
         self.service.drain()  # the export includes what waits in the inbox
+        matching = await self.in_thread(self.service.query.count, filters)
+        self.record("audit.export", "allowed", filters=filters.as_args(), rows=matching)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.set_header("Content-Type", "text/csv; charset=utf-8")
         self.set_header("Content-Disposition", f'attachment; filename="audit-{stamp}.csv"')
-        rows = self.service.query.export(filters)
-        count = 0
+        batches = self.service.query.export(filters)
         self.write(self._csv([FIELDS]))
-        while batch := await self.in_thread(next, rows, None):
-            count += len(batch)
+        while batch := await self.in_thread(next, batches, None):
             self.write(self._csv(batch))
             await self.flush()
-        self.service.record(
-            new_event(
-                "audit.export",
-                self.current_user["name"],
-                "admin" if self.current_user.get("admin") else "user",
-                "succeeded",
-                reported_by="audit",
-                source=self.request.remote_ip,
-                details={"filters": filters.as_args(), "rows": count},
-            )
-        )
         self.finish()
 
     @staticmethod

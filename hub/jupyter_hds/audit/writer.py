@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .entry import GENESIS, chain, to_line
+from .intake import new_event
 from .segments import (
     Segment,
     complete_lines,
@@ -119,15 +120,15 @@ class ChainWriter:
                 aside.write(tail + b"\n")
             stream.truncate(size - torn)
         log.warning("audit: cut %d bytes of an unfinished write off %s", torn, path)
-        return {
-            "action": "audit.repaired",
-            "actor": "service:audit",
-            "actor_kind": "service",
-            "outcome": "succeeded",
-            "target": f"segments/{path.name}",
-            "reported_by": "audit",
-            "details": {"torn_bytes": torn, "kept_in": f"segments/{kept.name}"},
-        }
+        return new_event(
+            "audit.repaired",
+            "service:audit",
+            "service",
+            "succeeded",
+            reported_by="audit",
+            target=f"segments/{path.name}",
+            details={"torn_bytes": torn, "kept_in": f"segments/{kept.name}"},
+        )
 
     def _load_head(self, segments: list[Segment]) -> None:
         for segment in reversed(segments):

@@ -42,13 +42,23 @@ MESSAGES = {
         "This user name belongs to another account at the identity provider, so the login was "
         "refused. Tell the hub's administrators."
     ),
+    "identity_unconfirmed": (
+        "The hub's administrators prepared an account under this user name but have not recorded "
+        "that this login is yours ({detail}), so the login was refused. Ask them to record your "
+        "e-mail address or your identifier at the identity provider."
+    ),
     "not_allowed": "{detail}",
     "internal_error": (
         "The login failed because of an error in the hub. It has been logged; please try again, "
         "and tell the hub's administrators if it lasts."
     ),
 }
-STATUS = {"not_allowed": 403, "identity_mismatch": 403, "acr_too_weak": 403}
+STATUS = {
+    "not_allowed": 403,
+    "identity_mismatch": 403,
+    "identity_unconfirmed": 403,
+    "acr_too_weak": 403,
+}
 
 
 class LoginError(web.HTTPError):

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import NoReturn
+from urllib.parse import urljoin
 
 from jupyterhub.handlers import BaseHandler
 from jupyterhub.utils import url_path_join
-from oauthenticator.oauth2 import (
-    OAuthCallbackHandler,
-    OAuthLoginHandler,
-    OAuthLogoutHandler,
-    _deserialize_state,
-    _serialize_state,
-)
+from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, OAuthLogoutHandler
 from tornado import web
 from tornado.escape import xhtml_escape
+from tornado.httputil import url_concat
 
 from .. import events
+from ..audit.hub import client_address
 from .errors import LoginError
+from .tokens import login_nonce
 
 
 class LoginFailurePage(BaseHandler):
@@ -29,7 +26,7 @@ class LoginFailurePage(BaseHandler):
             "login.failed",
             actor=error.actor or "anonymous",
             outcome="failed",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"reason": error.failure, "detail": error.detail, "provider": self.issuer},
         )
         self.log.warning("Login failed (%s): %s", error.failure, error.detail)
@@ -49,25 +46,22 @@ class OIDCLoginHandler(LoginFailurePage, OAuthLoginHandler):
 
     async def get(self):
         try:
-            self._metadata = await self.authenticator.provider_metadata()
+            self._metadata = await self.authenticator.oidc.metadata()
         except LoginError as error:
             self.refuse(error)
-        self._nonce = secrets.token_urlsafe(32)
         super().get()
 
     @property
     def _OAUTH_AUTHORIZE_URL(self):
+        # Where tornado's OAuth2Mixin sends the browser (oauthenticator reads a trait here).
         return self._metadata.authorization_endpoint
 
-    def set_state_cookie(self, state_cookie_value):
-        # The state cookie is signed by the hub: the nonce kept in it cannot be changed.
-        state = _deserialize_state(state_cookie_value)
-        state["nonce"] = self._nonce
-        super().set_state_cookie(_serialize_state(state))
-
     def authorize_redirect(self, *args, extra_params=None, **kwargs):
-        params = {**self.authenticator.authorize_params(), **(extra_params or {})}
-        params["nonce"] = self._nonce
+        # The nonce derives from the PKCE verifier kept in the hub-signed state cookie.
+        params = {**(extra_params or {})}
+        params["nonce"] = login_nonce(params["code_challenge"])
+        if self.authenticator.required_acr:
+            params["acr_values"] = self.authenticator.required_acr
         return super().authorize_redirect(*args, extra_params=params, **kwargs)
 
 
@@ -93,7 +87,7 @@ class OIDCCallbackHandler(LoginFailurePage, OAuthCallbackHandler):
             "login",
             actor=user.name,
             outcome="succeeded",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={
                 "provider": self.issuer,
                 "acr": auth_state.get("id_token_claims", {}).get("acr"),
@@ -124,13 +118,6 @@ class OIDCCallbackHandler(LoginFailurePage, OAuthCallbackHandler):
         if iss is not None and iss != self.issuer:
             raise LoginError("issuer_mismatch", f"the answer names issuer {iss!r}")
 
-    def nonce(self) -> str:
-        """The nonce sent with this login, from the hub-signed state cookie."""
-        nonce = _deserialize_state(self.get_state_cookie()).get("nonce")
-        if not nonce:
-            raise LoginError("state_mismatch", "no nonce in the login state")
-        return nonce
-
 
 class OIDCLogoutHandler(OAuthLogoutHandler):
     """Ends the hub session, drops the stored tokens, then ends the provider session too."""
@@ -143,14 +130,14 @@ class OIDCLogoutHandler(OAuthLogoutHandler):
         if user is None:
             return
         auth_state = await user.get_auth_state() if self.authenticator.enable_auth_state else None
-        self._provider_logout_url = await self.authenticator.provider_logout_url(self, auth_state)
+        self._provider_logout_url = await self.provider_logout_url(auth_state)
         if auth_state:
             await user.save_auth_state(None)
         events.emit(
             "logout",
             actor=user.name,
             outcome="succeeded",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"provider_logout": bool(self._provider_logout_url)},
         )
 
@@ -159,3 +146,21 @@ class OIDCLogoutHandler(OAuthLogoutHandler):
             self.redirect(self._provider_logout_url)
             return
         await super().render_logout_page()
+
+    async def provider_logout_url(self, auth_state: dict | None) -> str:
+        """The provider's end-session URL for this browser, or "" when there is none to visit."""
+        auth = self.authenticator
+        if not auth.end_provider_session:
+            return ""
+        try:
+            metadata = await auth.oidc.metadata()
+        except LoginError as error:
+            self.log.warning("Cannot end the provider session: %s", error.detail)
+            return ""
+        if not metadata.end_session_endpoint:
+            return ""
+        back = auth.post_logout_redirect_url or urljoin(auth.get_callback_url(self), "login")
+        params = {"client_id": auth.client_id, "post_logout_redirect_uri": back}
+        if auth_state and auth_state.get("id_token"):
+            params["id_token_hint"] = auth_state["id_token"]
+        return url_concat(metadata.end_session_endpoint, params)

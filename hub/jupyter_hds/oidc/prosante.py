@@ -64,6 +64,12 @@ class ProSanteConnectAuthenticator(HDSOIDCAuthenticator):
         # The national professional identifier (RPPS/ADELI based), also sent as SubjectNameID.
         return _national_id
 
+    @default("usernames_are_permanent")
+    def _default_usernames_are_permanent(self):
+        # The national id is given to one professional and never to anyone else: a hub user
+        # an admin made under it is that person's.
+        return True
+
     @default("required_acr")
     def _default_required_acr(self):
         return "eidas1"

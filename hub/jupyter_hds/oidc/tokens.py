@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -144,3 +147,32 @@ def verify_userinfo_jwt(
     if claims["sub"] != subject:
         raise TokenRejected("its subject is not the ID token's")
     return claims
+
+
+def pkce_challenge(code_verifier: str) -> str:
+    """The S256 code challenge of a PKCE verifier (RFC 7636 4.2)."""
+    digest = hashlib.sha256(code_verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def login_nonce(code_challenge: str) -> str:
+    """The nonce of the login whose PKCE challenge is `code_challenge`.
+
+    OIDC Core 15.5.2: the nonce is a hash of a secret kept in the browser's session. Here that
+    secret is the PKCE verifier in the hub-signed state cookie, so the callback recomputes the
+    nonce from the verifier and nothing else has to be stored.
+    """
+    digest = hashlib.sha256(f"oidc-nonce:{code_challenge}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def expiry(token_info: Mapping[str, Any], received: float) -> float | None:
+    """When the access token expires (epoch seconds), from the token response's expires_in."""
+    try:
+        return received + float(token_info["expires_in"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def expired(expires_at: float | None) -> bool:
+    return expires_at is not None and time.time() >= expires_at

@@ -51,7 +51,8 @@ class ProjectAdmin:
         existing = {user["name"] for user in self.api.paginate("/users")}
         for member in members:
             if member not in existing:
-                self.api.request("POST", f"/users/{member}", ok=(201,))
+                # The hosting team's way to add people (its role has no admin:users).
+                self.api.request("PUT", f"/hds/users/{member}", ok=(201,))
         self.api.request("POST", f"/groups/{name}", ok=(201,))
         self.api.request("PUT", f"/groups/{name}/properties", json=properties)
         if members:

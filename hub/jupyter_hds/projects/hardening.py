@@ -18,6 +18,10 @@ class Hardening:
     # In-memory folders the server may write besides /tmp (Jupyter's data dir in $HOME, which
     # JupyterHub's disable_user_config keeps out of every config and extension search path).
     scratch_dirs: tuple[str, ...] = ()
+    # The container's log (what a kernel prints to the server's stdout and stderr) lives on the
+    # host's disk, outside the project's storage quota: a loop printing must not fill it.
+    log_max_size: str = "10m"
+    log_max_files: int = 3
 
     def apply(self, create_kwargs: dict[str, Any]) -> dict[str, Any]:
         """Return docker `create_container` arguments with the hardening forced in.
@@ -40,6 +44,10 @@ class Hardening:
                 "IpcMode": "private",
             }
         )
+        host_config["LogConfig"] = {
+            "Type": "json-file",
+            "Config": {"max-size": self.log_max_size, "max-file": str(self.log_max_files)},
+        }
         if host_config.get("Memory"):
             # No swap beyond the memory limit: the limit is the limit.
             host_config["MemorySwap"] = host_config["Memory"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from jupyterhub import orm
 from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.utils import maybe_future
 from tornado import web
 
 from hds_quota.ledger import Ledger, utcnow
@@ -23,6 +24,7 @@ from hds_quota.usage import Month, Usage, gib
 from hds_quota.volumes import ProjectVolumes, StorageError
 
 from .. import events
+from ..audit.hub import client_address
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
@@ -181,7 +183,7 @@ class NewProjectHandler(ProjectsPage):
         form = {key: self.get_body_argument(key, "").strip() for key in FIELDS}
         try:
             name, properties, members = self._parse(form)
-            self._create(name, properties, members)
+            await self._create(name, properties, members)
         except ValueError as error:
             self.set_status(400)
             return await self._form(form, str(error))
@@ -195,7 +197,7 @@ class NewProjectHandler(ProjectsPage):
             outcome="succeeded",
             project=name,
             target=name,
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={"properties": properties, "members": members},
         )
         self.redirect(f"{self.hub.base_url}hds/projects?created={name}")
@@ -218,19 +220,21 @@ class NewProjectHandler(ProjectsPage):
             raise ValueError(problem)
         return name, properties, members
 
-    def _create(self, name: str, properties: dict[str, str], members: list[str]) -> None:
-        users = [orm.User.find(self.db, m) or self._new_user(m) for m in members]
+    async def _create(self, name: str, properties: dict[str, str], members: list[str]) -> None:
+        invalid = [m for m in members if not self.authenticator.validate_username(m)]
+        if invalid:
+            raise ValueError(f"not valid user names on this hub: {', '.join(invalid)}")
+        users = []
+        for member in members:  # new people are made as PUT /hub/api/hds/users makes them
+            found = self.find_user(member)
+            if found is None:
+                found = self.user_from_username(member)
+                await maybe_future(self.authenticator.add_user(found))
+            users.append(found.orm_user)
         group = orm.Group(name=name, properties=properties)
         group.users = users
         self.db.add(group)
         self.db.commit()
-
-    def _new_user(self, name: str) -> orm.User:
-        if not self.authenticator.validate_username(name):
-            raise ValueError(f"{name!r} is not a valid user name on this hub")
-        user = orm.User(name=name)
-        self.db.add(user)
-        return user
 
     async def _form(self, form: dict[str, str], error: str) -> None:
         html = await self.render_template(

@@ -25,6 +25,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from .. import events
+from ..audit.hub import client_address
 from ..policy.access import ProjectFacts
 from ..policy.projects import is_project
 from ..policy.refusal import Refused
@@ -159,7 +160,7 @@ class SharingMixin:
             outcome=outcome,
             project=request.project,
             target=f"{request.owner}/{request.project}",
-            source=self.request.remote_ip,
+            source=client_address(self.request),
             details={**recipient, **details},
         )
 

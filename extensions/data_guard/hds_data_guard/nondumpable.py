@@ -1,4 +1,4 @@
-"""Keep the researcher's own code (kernels, terminals) out of the Jupyter server process."""
+"""Make the Jupyter server process non-dumpable: the researcher's code cannot trace or read it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ PR_SET_DUMPABLE = 4
 PR_GET_DUMPABLE = 3
 
 
-def make_undumpable() -> None:
+def make_nondumpable() -> None:
     """Mark this process non-dumpable, so processes of the same uid cannot trace it.
 
     Kernels and terminals run as the same uid as the server. Without this, one of them
@@ -19,7 +19,7 @@ def make_undumpable() -> None:
     capability. Children get the flag back at exec, so kernels behave as usual.
     """
     if not sys.platform.startswith("linux"):
-        raise OSError(f"process hardening needs Linux's prctl; this is {sys.platform}")
+        raise OSError(f"making the server non-dumpable needs Linux's prctl; this is {sys.platform}")
     libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
