@@ -114,6 +114,7 @@ class RealHub:
         self.process: subprocess.Popen | None = None
         self.proxy: subprocess.Popen | None = None
         self.hub_pids: list[int] = []  # every hub process this object started
+        self.answered_at = 0.0  # when the last start_hub saw the hub answer
 
     def write_config(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -207,6 +208,7 @@ class RealHub:
         )
         self.hub_pids.append(self.process.pid)
         wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
+        self.answered_at = time.monotonic()  # the hub's API answers through the proxy
         while self._running_marks() == started:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the hub did not finish starting:\n{self.log()}")
@@ -233,7 +235,7 @@ class RealHub:
             raise
         return time.monotonic() - start
 
-    def kill_hub(self, grace: float = 5) -> list[int]:
+    def kill_hub(self, grace: float = 2) -> list[int]:
         """`kill -9` of the hub process; then, as systemd does with the unit's control group,
         SIGKILL to what it started that is still there after `grace` seconds (returned)."""
         if self.process is None:
