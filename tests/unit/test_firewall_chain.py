@@ -26,7 +26,9 @@ class Chain:
     def __call__(self, tool, *args, check=True):
         op, name, *rest = args
         code, out = 0, ""
-        if op == "-n":  # -n -L CHAIN
+        if op in ("-S", "-C") and name not in self.rules:
+            code = 1  # no such chain
+        elif op == "-n":  # -n -L CHAIN
             code = 0 if rest[0] in self.rules else 1
         elif op == "-N":
             self.rules[name] = []
@@ -128,3 +130,11 @@ def test_forgetting_a_bridge_or_a_guard_leaves_the_rest(chain):
 def test_the_config_page_sets_no_firewall_outside_a_running_hub(chain):
     firewall.guard_starting_hub(8081)
     assert chain.rules == {"INPUT": []}
+
+
+def test_the_doctor_sees_a_running_hubs_guard_only(chain):
+    assert not firewall.hub_port_guarded(8081)
+    chain.rules[firewall.CHAIN] = firewall.hub_port_rules(8081, DEAD_PID)
+    assert not firewall.hub_port_guarded(8081)
+    firewall.guard_hub_port(8081)
+    assert firewall.hub_port_guarded(8081) and not firewall.hub_port_guarded(9091)

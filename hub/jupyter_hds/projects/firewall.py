@@ -119,6 +119,20 @@ def guard_starting_hub(hub_port: int) -> None:
         guard_hub_port(hub_port)
 
 
+def hub_port_guarded(hub_port: int) -> bool:
+    """Whether a running hub's guard refuses `hub_port` on every interface but loopback (for
+    `hds doctor`: the guard of a hub that is gone does not count)."""
+    for tool in _tools():
+        owners = {
+            int(tagged.rpartition(":")[2])
+            for tagged in _tags(tool, HUB_TAG)
+            if tagged.startswith(f"{hub_port}:") and _owner_alive(tagged)
+        }
+        if not any(_present(tool, hub_port_rules(hub_port, o)[0]) for o in owners):
+            return False
+    return True
+
+
 def forget_hub_port(hub_port: int, owner: int) -> None:
     """Remove the guard the hub with pid `owner` set on `hub_port` (tests' hubs, when done)."""
     for tool in _tools():
@@ -141,6 +155,13 @@ def _owner_alive(tagged: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _tags(tool: str, kind: str) -> list[str]:
+    """The values of the chain's tags of `kind` (a *_TAG)."""
+    words = [w for line in _run(tool, "-S", CHAIN, check=False).stdout.splitlines()
+             for w in shlex.split(line)]  # fmt: skip
+    return [w[len(kind) :] for w in words if w.startswith(kind)]
 
 
 def _prune(tool: str, doomed: Callable[[str, str], bool]) -> None:
