@@ -82,9 +82,10 @@ def engine_users(client: docker.DockerClient) -> list[str]:
     engine restart leaves as they are), and other runs that drive it: docker-tier or whole
     pytest runs, benchmarks, image builds, `make up`."""
     others = [
-        c.name
-        for c in client.containers.list(all=True)
-        if not c.name.startswith(RUN_PREFIX) and c.status != "created"
+        name
+        for summary in client.api.containers(all=True)  # summaries: no inspect that may race
+        for name in [summary["Names"][0].lstrip("/")]
+        if not name.startswith(RUN_PREFIX) and summary["State"] != "created"
     ]
     mine = {os.getpid(), os.getppid()}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
