@@ -5,15 +5,17 @@ Operators never edit this file: they set values in *.py fragments of $HDS_CONFIG
 ($HDS_STATE_DIR, default /var/lib/jupyter-hds).
 """
 
-from jupyter_hds import data_guard, settings
+from jupyter_hds import branding, data_guard, i18n, origins, settings
 from jupyter_hds.airlock import config as airlock
 from jupyter_hds.audit import config as audit
 from jupyter_hds.configdir import operator_config
+from jupyter_hds.datasets import config as datasets
 from jupyter_hds.deployment import Deployment
 from jupyter_hds.oidc import config as login
 from jupyter_hds.projects import config as projects
 from jupyter_hds.projects import firewall
 from jupyter_hds.sharing import config as sharing
+from jupyter_hds.terms import config as terms
 from jupyter_hds.usage import config as usage
 
 c = get_config()  # noqa: F821 (injected by traitlets)
@@ -29,7 +31,11 @@ c.JupyterHub.db_url = deployment.db_url
 c.JupyterHub.cookie_secret_file = str(deployment.state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(deployment.state / "jupyterhub-proxy.pid")
 
-for subsystem in (projects, data_guard, login, audit, usage, sharing, airlock):
+SUBSYSTEMS = (
+    projects, datasets, data_guard, login, audit, usage, sharing, airlock, terms, i18n, branding,
+    origins,
+)  # fmt: skip
+for subsystem in SUBSYSTEMS:
     subsystem.configure(c, deployment)
 
 c.merge(operator)

@@ -20,6 +20,9 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v openssl >/dev/null || missing+=(openssl)
 # The browser test tier drives Debian's chromium (browsers cannot be downloaded here).
 command -v chromium >/dev/null || missing+=(chromium)
+# PostgreSQL: the hub's database beyond one host (docs/scaling.md); the tests run a
+# throwaway cluster with its initdb and pg_ctl, which Debian keeps off $PATH.
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "host: installing ${missing[*]}" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null

@@ -26,6 +26,16 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _project_checks_left_to_no_other_module():
+    """Running the shipped hub config in-process (tests of `configure`) installs the project
+    checks on every database session of this process; no module leaves them to the next."""
+    yield
+    from jupyter_hds.projects import validation
+
+    validation.uninstall()
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     """The real Docker engine; fails (never skips) when it does not answer."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from . import demo_dataset, settings
+from . import database as database_cli
+from . import settings
 from .airlock import cli as airlock_cli
 from .audit import cli as audit_cli
 from .backup import cli as backup_cli
@@ -17,12 +17,6 @@ from .operations import cli as operations_cli
 from .projects import cli as project_cli
 from .projects.admin import ProjectAdmin
 from .usage import cli as usage_cli
-
-
-def cmd_demo_dataset(args: argparse.Namespace) -> int:
-    created = demo_dataset.ensure(Path(args.folder))
-    print(f"demo dataset {'generated' if created else 'already there'}: {args.folder}")
-    return 0
 
 
 def cmd_settings_show(args: argparse.Namespace) -> int:
@@ -48,9 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="the hub's state folder (default: $HDS_STATE_DIR, else /var/lib/jupyter-hds)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo-dataset", help="generate the synthetic demo cohort")
-    demo.add_argument("folder", help="folder to write the Parquet tables to")
-    demo.set_defaults(func=cmd_demo_dataset)
     shown = commands.add_parser("settings", help="the HDS settings: what the hub runs with, help")
     what = shown.add_subparsers(dest="action", required=True)
     what.add_parser("show", help="the settings the hub published at its last start (JSON)")
@@ -64,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     airlock_cli.add_commands(commands)
     backup_cli.add_commands(commands)
     operations_cli.add_commands(commands)
+    database_cli.add_commands(commands)
     return parser
 
 

@@ -73,9 +73,16 @@ class Deployment(LoggingConfigurable):
         """The loopback port of the hub service `service`."""
         return self.ports.get(service, default)
 
-    @property
-    def db_url(self) -> str:
-        """The hub's database: SQLite in the state folder unless configured otherwise."""
+    db_url = Unicode(
+        help="""The hub's database (SQLAlchemy URL), given to c.JupyterHub.db_url. Default:
+        SQLite in the state folder. For several hosts or many users, PostgreSQL:
+        "postgresql://jupyterhub@db.example.org/jupyterhub" (password in ~/.pgpass or
+        $PGPASSWORD, never here); move an existing hub with `hds db migrate --to URL`
+        (docs/scaling.md).""",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
         return f"sqlite:///{self.state / 'jupyterhub.sqlite'}"
 
     @default("state_dir")
@@ -87,6 +94,17 @@ class Deployment(LoggingConfigurable):
         if not os.path.isabs(proposal.value):
             raise ValueError(
                 f"Deployment.state_dir must be an absolute path, not {proposal.value!r}"
+            )
+        return proposal.value
+
+    @validate("db_url")
+    def _supported_database(self, proposal):
+        scheme = proposal.value.partition("://")[0]
+        if scheme.partition("+")[0] not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"Deployment.db_url {proposal.value!r} is not a database Jupyter HDS runs on; "
+                "write sqlite:////var/lib/jupyter-hds/jupyterhub.sqlite or "
+                "postgresql://USER@HOST:PORT/DATABASE"
             )
         return proposal.value
 
@@ -135,6 +153,11 @@ class Deployment(LoggingConfigurable):
         """The resolv.conf user servers get: no resolver they can reach (their network has
         no route out), so a name lookup fails at once."""
         return self.state / "container-resolv.conf"
+
+    @property
+    def terms_acceptances(self) -> Path:
+        """Who accepted which version of the terms of use, and when (JSON, root-only)."""
+        return self.state / "terms-accepted.json"
 
     @property
     def settings_file(self) -> Path:

@@ -45,12 +45,6 @@ def set_scopes(c: Config, scopes: dict[str, dict[str, str]]) -> None:
     c.JupyterHub.custom_scopes = {**(current if isinstance(current, dict) else {}), **scopes}
 
 
-def set_groups(c: Config, groups: dict[str, dict[str, Any]]) -> None:
-    """Groups the hub makes at start (`load_groups`), replacing any of the same name."""
-    current = c.JupyterHub.get("load_groups")
-    c.JupyterHub.load_groups = {**(current if isinstance(current, dict) else {}), **groups}
-
-
 def set_template_path(c: Config, path: str) -> None:
     """Add a folder of page templates (ours override JupyterHub's of the same name)."""
     paths = [p for p in _listed(c.JupyterHub, "template_paths") if p != path]

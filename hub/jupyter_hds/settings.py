@@ -18,6 +18,7 @@ from traitlets.config import Config, Configurable, JSONFileConfigLoader
 from hds_quota.plans import Plans
 from hds_quota.settings import Quotas
 
+from .audit.report import AccessReport
 from .backup.config import Backup
 from .deployment import Deployment
 from .policy.airlock import Airlock
@@ -27,7 +28,7 @@ from .policy.sharing import SharingPolicy
 # The classes whose settings every process of the hub shares; a subsystem that adds one
 # lists it here. Their config traits must hold JSON values (no callables).
 SHARED: list[type[Configurable]] = [
-    Deployment, Plans, Quotas, ProjectSettings, SharingPolicy, Airlock, Backup,
+    Deployment, Plans, Quotas, ProjectSettings, SharingPolicy, Airlock, Backup, AccessReport,
 ]  # fmt: skip
 
 

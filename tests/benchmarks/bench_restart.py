@@ -51,7 +51,7 @@ class HubStartsItsProxy(RealHub):
 
 
 def working_member(hub: RealHub) -> Member:
-    make_dataset(hub, "bench-data")
+    make_dataset(hub, "bench-data", project="bench")
     make_project(hub, "bench", ["ann"], dataset="bench-data")
     hub.api("POST", "/users/ann/servers/bench").raise_for_status()
     hub.wait_for_server("ann", "bench")

@@ -46,7 +46,7 @@ def time_hub_spawns(hub: RealHub, user: str, server: str, rounds: int) -> list[f
 def hds_spawns(workdir: Path, rounds: int) -> list[float]:
     hub = RealHub(workdir / "hds").start()
     try:
-        make_dataset(hub, "bench-data")
+        make_dataset(hub, "bench-data", project="bench")
         make_project(hub, "bench", ["ann"], dataset="bench-data")
         return time_hub_spawns(hub, "ann", "bench", rounds)
     finally:

@@ -54,6 +54,12 @@ def test_auditor_journey(stack, chromium, researcher_session):
     admin = page.goto("/hub/admin")
     assert admin.status == 403
     expect(page.locator("body")).to_contain_text("not authorized")
-    # A researcher's server stays closed to the auditor too.
-    page.goto(f"/user/researcher/{PROJECT}/lab")
+    # A researcher's server (running: researcher_session started it) stays closed to the
+    # auditor too: the hub refuses, the server never answers.
+    assert stack.api("GET", "/users/researcher").json()["servers"][PROJECT]["ready"]
+    refused = page.goto(f"/user/researcher/{PROJECT}/lab")
+    assert refused.status == 403
+    expect(page.locator("body")).to_contain_text(
+        f"You do not have permission to access Server at /user/researcher/{PROJECT}/"
+    )
     expect(page.locator("#jp-main-dock-panel")).to_have_count(0)

@@ -87,7 +87,9 @@ def test_researcher_journey(stack, chromium):
 
     for menu in ("File", "Edit", "View", "Run", "Kernel", "Settings", "Help"):
         entries = menu_entries(page, menu)
+        assert entries, f"the {menu} menu did not open"
         assert not [e for e in entries if FORBIDDEN_MENU_ENTRIES.search(e)], (menu, entries)
+    assert "New" in menu_entries(page, "File")  # the right menus were read
     page.locator(".jp-BreadCrumbs-home").click()
     page.locator(".jp-DirListing-item", has_text="dataset").dblclick()
     page.locator(".jp-DirListing-item", has_text="patients.parquet").click(button="right")

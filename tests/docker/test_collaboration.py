@@ -52,8 +52,8 @@ def loopback():
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker_client, loopback):
     hub = subdomain_hub(tmp_path_factory.mktemp("collaboration")).start()
-    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
     make_project(hub, "alpha", ["alice", "carol", "dave"], dataset="alpha-data")
     make_project(hub, "beta", ["bob"], dataset="beta-data")
     hub.api("POST", "/users/ops")
@@ -144,9 +144,9 @@ async def test_members_co_edit_one_notebook_live(hub, people, notebook, docker_c
     try:
         assert theirs.source(0) == mine.source(0) == "cohort = 1\n"
         theirs.type_into(0, "# carol: filter on age\n")
-        seen = await wait_for(lambda: "carol: filter" in mine.source(0), 10, "alice sees carol")
+        seen = await wait_for(lambda: "carol: filter" in mine.source(0), 60, "alice sees carol")
         mine.type_into(0, "# alice: agreed\n")
-        back = await wait_for(lambda: "alice: agreed" in theirs.source(0), 10, "carol sees alice")
+        back = await wait_for(lambda: "alice: agreed" in theirs.source(0), 60, "carol sees alice")
         print(f"carol's keystrokes reached alice in {seen * 1000:.0f} ms, alice's carol in "
               f"{back * 1000:.0f} ms")  # fmt: skip
 
@@ -157,7 +157,7 @@ async def test_members_co_edit_one_notebook_live(hub, people, notebook, docker_c
                 return ""
             return "".join(got.json()["content"]["cells"][0]["source"])
 
-        await wait_for(lambda: "alice: agreed" in saved(), 15, "both edits saved to the file")
+        await wait_for(lambda: "alice: agreed" in saved(), 60, "both edits saved to the file")
         assert "carol: filter" in saved()
     finally:
         mine.close()
@@ -202,18 +202,19 @@ async def test_outsider_is_refused_at_every_step(hub, people, notebook, visitor)
     code = alice.hub_api("POST", "/share-codes/alice/alpha", json={})
     assert (direct.status_code, code.status_code) == (403, 403), (direct.text, code.text)
     own = outsider.hub_api("POST", f"/share-codes/{visitor}/beta", json={})
-    assert own.status_code in (403, 404), own.text
+    assert own.status_code == 403, own.text
     accept = outsider.session.get(f"{hub.public}/hub/accept-share?code=guessed", timeout=30)
-    assert accept.status_code in (400, 403, 404)
+    assert accept.status_code == 404, accept.text
     # 4. The server's URL does not let them in.
     page = outsider.open_server("alice", "alpha")
     assert page.status_code == 403, page.url
+    assert "You do not have permission to access Server at /user/alice/alpha/" in page.text
     audit_record.wait_for(
         hub, action="server.open", where=lambda e: (e["actor"], e["target"], e["outcome"])
         == (visitor, "alice/alpha", "refused"),
     )  # fmt: skip
     listing = outsider.server_api("alice", "alpha", "GET", "contents/dataset")
-    assert listing.status_code in (302, 403) and "cohort.csv" not in listing.text
+    assert listing.status_code == 403 and "cohort.csv" not in listing.text
     # 5. Nor do the websockets, with their cookies or with their own API token.
     room = server_url(hub, "alice", "alpha", "api/collaboration/room/JupyterLab:globalAwareness")
     with pytest.raises(HTTPClientError) as refused:
@@ -304,9 +305,9 @@ async def revoked_within(person, owner, project, notebook, revoke) -> tuple[floa
     def http_refused() -> bool:
         return person.server_api(owner, project, "GET", "contents/work").status_code == 403
 
-    await wait_for(client.closed.is_set, 30, "the document socket closes")
+    await wait_for(client.closed.is_set, 60, "the document socket closes")
     socket_seconds = time.monotonic() - start
-    await wait_for(http_refused, 30, "the server refuses requests")
+    await wait_for(http_refused, 60, "the server refuses requests")
     http_seconds = time.monotonic() - start
     assert await close_code(kernel_socket) == 1008, "the kernel socket stayed open"
     client.close()
@@ -320,7 +321,13 @@ async def close_code(socket, timeout: float = 10) -> int | None:
     return socket.close_code
 
 
-async def test_owner_stops_sharing_and_the_guest_is_out(hub, people, notebook):
+def cut_off(docker_client) -> set[str]:
+    """Who alice's server cut off from her documents."""
+    events = container_events(docker_client, "alice", "alpha")
+    return {e["actor"] for e in events if e["action"] == "collaboration.guest.cut_off"}
+
+
+async def test_owner_stops_sharing_and_the_guest_is_out(hub, people, notebook, docker_client):
     alice, dave = people["alice"], people["dave"]
     assert alice_shares_with(people, "dave")
 
@@ -334,28 +341,31 @@ async def test_owner_stops_sharing_and_the_guest_is_out(hub, people, notebook):
     assert client.close_code == 1008
     shared = dave.hub_api("GET", "/hds/shared-with-me").json()["shared_with_me"]
     assert shared == []
+    assert "dave" in cut_off(docker_client)
 
 
 async def test_removed_member_loses_access_at_once(hub, people, notebook, docker_client):
-    carol = people["carol"]
-    assert alice_shares_with(people, "carol")
+    # erin joins alpha for this test only, so the other tests keep their members.
+    make_project(hub, "alpha", ["erin"], dataset="alpha-data")
+    assert hub.api("POST", "/users/erin/servers/alpha").status_code in (201, 202)
+    hub.wait_for_server("erin", "alpha")
+    erin = Person(hub, "erin")
+    assert alice_shares_with(people, "erin")
 
     def remove():
-        response = hub.api("DELETE", "/groups/alpha/users", json={"users": ["carol"]})
+        response = hub.api("DELETE", "/groups/alpha/users", json={"users": ["erin"]})
         assert response.ok, response.text
 
-    socket_s, http_s, client = await revoked_within(carol, "alice", "alpha", notebook, remove)
-    print(f"carol's document socket closed {socket_s:.1f} s and her requests were refused "
+    socket_s, http_s, client = await revoked_within(erin, "alice", "alpha", notebook, remove)
+    print(f"erin's document socket closed {socket_s:.1f} s and her requests were refused "
           f"{http_s:.1f} s after her removal from alpha")  # fmt: skip
     assert client.close_code == 1008
-    assert carol.open_server("alice", "alpha").status_code == 403
+    assert erin.open_server("alice", "alpha").status_code == 403
     audit_record.wait_for(
         hub, action="share.revoked",
-        where=lambda e: e["details"].get("user") == "carol"
-        and e["details"]["reason"] == "carol is not a member of project alpha",
+        where=lambda e: e["details"].get("user") == "erin"
+        and e["details"]["reason"] == "erin is not a member of project alpha",
     )  # fmt: skip
-    cut = [e for e in container_events(docker_client, "alice", "alpha")
-           if e["action"] == "collaboration.guest.cut_off"]  # fmt: skip
-    assert {e["actor"] for e in cut} >= {"carol", "dave"}
+    assert "erin" in cut_off(docker_client)
     # Her own server for alpha is stopped by the project guard, as for any removed member.
-    hub.wait_for_server("carol", "alpha", ready=False, timeout=30)
+    hub.wait_for_server("erin", "alpha", ready=False)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from support.browser import CONTEXTS, TIMEOUT_MS, close_contexts, launched_chromium
 from support.collaboration import Person, loopback_subdomains, server_url, subdomain_hub
@@ -37,8 +38,8 @@ CELL = ".jp-Notebook .jp-Cell .cm-content"
 def hub(tmp_path_factory, docker_client):
     with loopback_subdomains():
         hub = subdomain_hub(tmp_path_factory.mktemp("collaboration-browser")).start()
-        make_dataset(hub, "alpha-data")
-        make_dataset(hub, "beta-data")
+        make_dataset(hub, "alpha-data", project="alpha")
+        make_dataset(hub, "beta-data", project="beta")
         make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
         make_project(hub, "beta", ["bob"], dataset="beta-data")
         assert hub.api("POST", "/users/alice/servers/alpha").status_code in (201, 202)
@@ -155,5 +156,10 @@ def test_guest_script_output_does_not_run_in_the_owners_browser(chromium, hub):
 def test_outsider_browser_is_refused(chromium, hub):
     bob = logged_in(chromium, hub, "bob")
     response = bob.goto(server_url(hub, "alice", "alpha", "lab"))
+    # The hub's refusal page, not JupyterLab and not some other error.
     assert response.status == 403
-    assert "cohort" not in bob.content()
+    expect(bob.locator("body")).to_contain_text(
+        "You do not have permission to access Server at /user/alice/alpha/"
+    )
+    expect(bob.locator("#jp-main-dock-panel")).to_have_count(0)
+    assert "analysis.ipynb" not in bob.content()

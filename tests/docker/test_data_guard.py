@@ -96,7 +96,7 @@ MEASURED: list[str] = []
 
 def write_project_folders(hub: RealHub) -> None:
     """The project's dataset and the researcher's own space, as the hub will mount them."""
-    dataset = make_dataset(hub, "cohort-data", {
+    dataset = make_dataset(hub, "cohort-data", project=PROJECT, files={
         "patients.csv": b"pseudo_id,sex,age_band\na1b2,F,40-44\n",
         "patients.parquet": b"PAR1" + BINARY,
     })  # fmt: skip

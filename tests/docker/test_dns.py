@@ -220,7 +220,7 @@ def test_with_the_spawners_settings_no_query_leaves_and_lookups_fail_at_once(
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, docker_client) -> Iterator[RealHub]:
     hub = RealHub(tmp_path_factory.mktemp("dns")).start()
-    make_dataset(hub, "dns-data")
+    make_dataset(hub, "dns-data", project="dns")
     make_project(hub, "dns", ["ann"], dataset="dns-data")
     yield hub
     hub.stop()

@@ -148,7 +148,7 @@ def restart_engine() -> tuple[float, float]:
 def hub(tmp_path_factory, docker_client) -> Iterator[RealHub]:
     hub = RealHub(tmp_path_factory.mktemp("engine-restart")).start()
     for project, member in (("east", "ann"), ("west", "bob")):
-        make_dataset(hub, f"{project}-data")
+        make_dataset(hub, f"{project}-data", project=project)
         make_project(hub, project, [member], dataset=f"{project}-data")
     yield hub
     hub.stop()

@@ -145,7 +145,7 @@ def test_loopback_reaches_the_hub_api(hub):
 
 
 def test_a_project_container_reaches_the_hub_api_at_its_gateway(hub, docker_client):
-    make_dataset(hub, "port-data")
+    make_dataset(hub, "port-data", project="port")
     make_project(hub, "port", ["ann"], dataset="port-data")
     assert hub.api("POST", "/users/ann/servers/port").status_code in (201, 202)
     hub.wait_for_server("ann", "port")

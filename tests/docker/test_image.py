@@ -140,11 +140,11 @@ def test_no_proxy_or_file_server_extension_is_installed(docker_client):
         import importlib.util, json
         # jupyter-collaboration is shipped: hds_collaboration holds its rooms to the data
         # guard's rules (tests/docker/test_collaboration.py).
-        names = ["jupyter_server_proxy", "voila", "nbclassic", "notebook"]
+        names = ["jupyter_server_proxy", "voila", "nbclassic", "notebook", "jupyter_server"]
         print(json.dumps([n for n in names if importlib.util.find_spec(n)]))
         """,
     )
-    assert found == []
+    assert found == ["jupyter_server"]  # the control: the probe finds what is installed
 
 
 def test_jupyterlab_exits_are_disabled_and_locked(docker_client):

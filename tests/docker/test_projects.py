@@ -6,7 +6,6 @@ import json
 import shutil
 import socket
 import threading
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -39,8 +38,8 @@ def hub(tmp_path_factory, docker_client):
         tmp_path_factory.mktemp("projects"),
         extra_config='c.JupyterHub.authenticator_class = "dummy"',
     ).start()
-    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"})
-    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"})
+    make_dataset(hub, "alpha-data", {"cohort.csv": b"id,age\n1,40\n"}, project="alpha")
+    make_dataset(hub, "beta-data", {"secret-beta.csv": b"id,age\n9,90\n"}, project="beta")
     make_project(hub, "alpha", ["alice", "carol"], dataset="alpha-data")
     make_project(hub, "beta", ["bob"], dataset="beta-data")
     yield hub
@@ -110,9 +109,12 @@ def test_user_cannot_start_a_server_of_a_project_they_are_not_in(hub, tokens, do
     ]
 
 
-def test_user_cannot_start_a_server_for_another_user(hub, tokens):
+def test_user_cannot_start_a_server_for_another_user(hub, tokens, docker_client):
     response = hub.api("POST", "/users/bob/servers/alpha", token=tokens["alice"])
-    assert response.status_code in (403, 404), response.text
+    # The hub does not even say whether bob has such a server.
+    assert response.status_code == 404, response.text
+    assert response.json()["message"] == "No access to resources or resources not found"
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("bob--alpha")]
 
 
 def test_default_server_without_project_is_refused(hub, tokens):
@@ -136,10 +138,14 @@ def test_user_cannot_reach_another_users_server_through_the_proxy(
         timeout=30,
         allow_redirects=False,
     )
-    assert response.status_code in (302, 403, 404), response.text
+    # The owner's server itself refuses the visitor's token (it reached the server: it runs).
+    assert response.status_code == 403, response.text
     assert "cohort.csv" not in response.text and "secret-beta" not in response.text
     own = requests.get(url, headers={"Authorization": f"token {tokens[owner]}"}, timeout=30)
     assert own.status_code == 200, own.text
+    assert {f["name"] for f in own.json()["content"]} == {
+        "cohort.csv" if project == "alpha" else "secret-beta.csv", "manifest.json",
+    }  # fmt: skip
 
 
 def test_hosting_admin_cannot_open_a_researchers_server(running):
@@ -153,7 +159,8 @@ def test_hosting_admin_cannot_open_a_researchers_server(running):
         f"{running.url}/user/alice/alpha/api/contents/dataset",
         headers={"Authorization": f"token {token}"}, timeout=30, allow_redirects=False,
     )  # fmt: skip
-    assert response.status_code in (302, 403, 404), response.text
+    assert response.status_code == 403, response.text
+    assert "cohort.csv" not in response.text
     # Nor through a token made for the researcher, which would carry her access.
     minted = running.api("POST", "/users/alice/tokens", json={"note": "x"}, token=token)
     assert minted.status_code == 403, minted.text
@@ -295,9 +302,10 @@ class host_listener:
             {"plan": "gold"},
             "plan 'gold' is not defined; defined plans: private, public",
         ),
-        ("dataset-path", {"dataset": "../etc"}, "plain folder name"),
-        ("dataset-absolute", {"dataset": "/etc"}, "plain folder name"),
-        ("dataset-missing", {"dataset": "nowhere"}, "create the dataset folder"),
+        ("dataset-path", {"dataset": "../etc"}, "cannot name a dataset"),
+        ("dataset-absolute", {"dataset": "/etc"}, "cannot name a dataset"),
+        ("dataset-missing", {"dataset": "nowhere"}, "there is no dataset 'nowhere'"),
+        ("other-projects-dataset", {"dataset": "alpha-data"}, "was imported for project 'alpha'"),
         ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
         ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
         ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
@@ -305,8 +313,7 @@ class host_listener:
 )
 def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, properties, message):
     project = f"bad-{case_id}"
-    make_dataset(hub, "gamma-data")
-    make_project(hub, project, ["dave"], dataset="gamma-data")
+    make_project(hub, project, ["dave"])
     good = hub.api("GET", f"/groups/{project}").json()["properties"]
     response = hub.api("PUT", f"/groups/{project}/properties", json={**good, **properties})
     assert response.status_code == 400, response.text
@@ -316,11 +323,11 @@ def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, pr
 
 @pytest.mark.parametrize(
     "case_id, message",
-    [("dataset-removed", "create the dataset folder"), ("ended", "ended on")],
+    [("dataset-removed", "there is no dataset"), ("ended", "ended on")],
 )
 def test_projects_that_became_invalid_never_start_a_container(hub, docker_client, case_id, message):
     project, dataset = f"was-{case_id}", f"was-{case_id}-data"
-    folder = make_dataset(hub, dataset)
+    folder = make_dataset(hub, dataset, project=project)
     make_project(hub, project, ["dave"], dataset=dataset)
     if case_id == "dataset-removed":
         shutil.rmtree(folder)
@@ -337,30 +344,50 @@ def test_projects_that_became_invalid_never_start_a_container(hub, docker_client
 
 
 # --- leaving a project ----------------------------------------------------------------
+# Each test below starts the server it stops, so the servers of `running` stay as they are.
+# How soon the servers stop: tests/benchmarks/bench_stops.py.
 
 
-def test_removing_a_member_stops_their_server_promptly(running, tokens, docker_client):
-    removed_at = time.monotonic()
-    response = running.api("DELETE", "/groups/alpha/users", json={"users": ["carol"]})
+def started(hub, user, project):
+    """`user`'s server for `project`, started with the user's own token."""
+    token = hub.api("POST", f"/users/{user}/tokens", json={"note": "t"}).json()["token"]
+    response = hub.api("POST", f"/users/{user}/servers/{project}", token=token)
+    assert response.status_code in (201, 202), response.text
+    hub.wait_for_server(user, project)
+    return token
+
+
+def test_removing_a_member_stops_their_server(running, docker_client):
+    make_project(running, "alpha", ["erin"], dataset="alpha-data")  # adds erin to alpha
+    token = started(running, "erin", "alpha")
+    response = running.api("DELETE", "/groups/alpha/users", json={"users": ["erin"]})
     assert response.ok, response.text
-    running.wait_for_server("carol", "alpha", ready=False, timeout=30)
-    elapsed = time.monotonic() - removed_at
-    print(f"carol's server stopped {elapsed:.1f} s after her removal from alpha")
+    running.wait_for_server("erin", "alpha", ready=False)
     assert not [
-        c for c in docker_client.containers.list(all=True) if c.name.endswith("carol--alpha")
+        c for c in docker_client.containers.list(all=True) if c.name.endswith("erin--alpha")
     ]
-    again = running.api("POST", "/users/carol/servers/alpha", token=tokens["carol"])
+    assert "stopping erin/alpha: erin is not a member of project alpha" in running.log(1000)
+    again = running.api("POST", "/users/erin/servers/alpha", token=token)
     assert again.status_code == 403 and "not a member" in again.json()["message"]
-    # alice, still a member, keeps her server.
-    assert running.api("GET", "/users/alice").json()["servers"]["alpha"]["ready"]
+    # alice and carol, still members, keep their servers.
+    servers = {u: running.api("GET", f"/users/{u}").json()["servers"] for u in ("alice", "carol")}
+    assert servers["alice"]["alpha"]["ready"] and servers["carol"]["alpha"]["ready"]
 
 
 def test_expiry_passing_stops_the_projects_servers(running, docker_client):
+    make_dataset(running, "delta-data", project="delta")
+    make_project(running, "delta", ["dan", "eli"], dataset="delta-data")
+    started(running, "dan", "delta")
+    started(running, "eli", "delta")
     yesterday = (date.today() - timedelta(days=1)).isoformat()
-    properties = running.api("GET", "/groups/beta").json()["properties"]
+    properties = running.api("GET", "/groups/delta").json()["properties"]
     response = running.api(
-        "PUT", "/groups/beta/properties", json={**properties, "expires": yesterday}
+        "PUT", "/groups/delta/properties", json={**properties, "expires": yesterday}
     )
     assert response.ok, response.text
-    running.wait_for_server("bob", "beta", ready=False, timeout=30)
-    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("bob--beta")]
+    for user in ("dan", "eli"):
+        running.wait_for_server(user, "delta", ready=False)
+        assert f"stopping {user}/delta: project delta ended on {yesterday}" in running.log(1000)
+    assert not [c for c in docker_client.containers.list(all=True) if c.name.endswith("--delta")]
+    # Other projects' servers run on.
+    assert running.api("GET", "/users/bob").json()["servers"]["beta"]["ready"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from support.docker_engine import RUN_PREFIX
-from support.hub import RealHub, make_dataset, make_project
+from support.hub import RealHub, make_project
 
 pytestmark = pytest.mark.docker
 
@@ -31,8 +31,7 @@ def mounted(path) -> bool:
 def test_servers_survive_a_hub_restart_and_are_still_metered(tmp_path, docker_client):
     hub = RealHub(tmp_path, extra_config=EXTRA_CONFIG).start()
     try:
-        make_dataset(hub, "cohort")
-        make_project(hub, "keep", ["ann"], plan="roomy", dataset="cohort")
+        make_project(hub, "keep", ["ann"], plan="roomy")
         assert hub.api("POST", "/users/ann/servers/keep").status_code in (201, 202)
         hub.wait_for_server("ann", "keep")
         box = docker_client.containers.get(f"{RUN_PREFIX}-ann--keep")
@@ -48,7 +47,7 @@ def test_servers_survive_a_hub_restart_and_are_still_metered(tmp_path, docker_cl
         assert box.exec_run(["cat", "/home/jovyan/work/note"], user="1000").output == b"kept\n"
         # The watch resumed: a plan with almost no compute stops the server it restored.
         assert hub.api("PUT", "/groups/keep/properties",
-                       json={"plan": "metered", "dataset": "cohort"}).ok  # fmt: skip
+                       json={"plan": "metered", "dataset": "keep"}).ok  # fmt: skip
         hub.wait_for_server("ann", "keep", ready=False, timeout=90)
         assert not mounted(volume)
         lines = [

@@ -61,7 +61,7 @@ def hub(tmp_path_factory, docker_client) -> Iterator[RealHub]:
 def member(hub) -> Iterator[Member]:
     """ann, her server of `keep` open in her browser session, a kernel looping, requests
     going through the proxy every quarter second."""
-    make_dataset(hub, "keep-data")
+    make_dataset(hub, "keep-data", project=PROJECT)
     make_project(hub, PROJECT, [USER], dataset="keep-data")
     assert hub.api("POST", f"/users/{USER}/servers/{PROJECT}").status_code in (201, 202)
     hub.wait_for_server(USER, PROJECT)

@@ -39,10 +39,7 @@ class MemberSpawner(MockSpawner):
 
 @pytest.fixture(scope="module")
 def state(tmp_path_factory):
-    state = tmp_path_factory.mktemp("airlock-state")
-    (state / "datasets" / "cohort").mkdir(parents=True)
-    (state / "datasets" / "cohort" / "patients.parquet").write_bytes(b"PAR1 rows PAR1")
-    return state
+    return tmp_path_factory.mktemp("airlock-state")
 
 
 @pytest.fixture
@@ -119,7 +116,7 @@ async def decide(app, who, request_id, decision, comment=""):
 
 
 async def test_a_server_asks_with_its_own_token_and_the_files_are_frozen(hub, recorded):
-    make_group_project(hub, "air-a", ["ann"], dataset="cohort")
+    make_group_project(hub, "air-a", ["ann"])
     token, work = await server_of(hub, "ann", "air-a")
     with open(f"{work}/t.csv", "wb") as f:
         f.write(TABLE)
@@ -144,8 +141,8 @@ async def test_a_server_asks_with_its_own_token_and_the_files_are_frozen(hub, re
 
 
 async def test_what_the_token_does_not_prove_is_refused(hub, recorded):
-    make_group_project(hub, "air-b", ["bob"], dataset="cohort")
-    make_group_project(hub, "air-c", ["bob"], dataset="cohort")
+    make_group_project(hub, "air-b", ["bob"])
+    make_group_project(hub, "air-c", ["bob"])
     token, work = await server_of(hub, "bob", "air-b")
     with open(f"{work}/t.csv", "wb") as f:
         f.write(TABLE)
@@ -186,7 +183,7 @@ async def test_what_the_token_does_not_prove_is_refused(hub, recorded):
 
 
 async def test_two_checkers_review_and_the_requester_downloads(hub, recorded):
-    make_group_project(hub, "air-d", ["dan", "dee"], dataset="cohort")
+    make_group_project(hub, "air-d", ["dan", "dee"])
     carl, dora = checker(hub, "carl"), checker(hub, "dora")
     token, work = await server_of(hub, "dan", "air-d")
     with open(f"{work}/t.csv", "wb") as f:
@@ -250,7 +247,7 @@ async def test_two_checkers_review_and_the_requester_downloads(hub, recorded):
 
 
 async def test_the_review_page_shows_files_and_takes_a_decision(hub, recorded):
-    make_group_project(hub, "air-e", ["eli"], dataset="cohort")
+    make_group_project(hub, "air-e", ["eli"])
     carl = checker(hub, "carl")
     token, work = await server_of(hub, "eli", "air-e")
     with open(f"{work}/t.csv", "wb") as f:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from support.audit_record import EMITTING_LOGIN, wait_for
-from support.hub import RealHub, browser_login, make_dataset
+from support.hub import RealHub, browser_login, make_project
 
 pytestmark = pytest.mark.hub
 
@@ -28,14 +28,43 @@ def page(session: requests.Session, hub, path: str = "", **params) -> requests.R
     return session.get(f"{hub.url}/services/audit/{path}", params=params, timeout=60)
 
 
+ROW = re.compile(
+    r'<tr class="\w+">\s*<td>(?P<seq>\d+)</td>\s*<td class="time">[^<]*</td>\s*'
+    r"<td>(?P<actor>\S+) <small>[^<]*</small></td>\s*<td class=\"action\">(?P<action>[^<]*)</td>\s*"
+    r'<td class="project">(?P<project>[^<]*)</td>'
+)
+REFUSED_BY_THE_HUB = "You do not have permission to access JupyterHub service audit"
+
+
+def rows(response: requests.Response) -> list[dict]:
+    """A page's rows, top to bottom: seq, actor, action and project of each."""
+    return [
+        {**match.groupdict(), "seq": int(match["seq"])} for match in ROW.finditer(response.text)
+    ]
+
+
 def seqs(response: requests.Response) -> list[int]:
     """The entry numbers of a page's rows, top to bottom."""
-    return [int(seq) for seq in re.findall(r'<tr class="\w+">\s*<td>(\d+)</td>', response.text)]
+    return [row["seq"] for row in rows(response)]
+
+
+def total(response: requests.Response) -> int:
+    return int(re.search(r'<span id="total">([\d,]+)</span>', response.text)[1].replace(",", ""))
+
+
+def audited_project(hub, name: str, member: str) -> None:
+    """A project with three group entries, and a start refused to someone outside it: two
+    entries of other kinds (the request and the refusal), before any container."""
+    make_project(hub, name, [member])
+    hub.api("POST", "/users/outsider")
+    assert hub.api("POST", f"/users/outsider/servers/{name}").status_code == 403
+    wait_for(hub, count=5, project=name)
 
 
 def test_a_researcher_is_refused(hub):
     response = page(browser_login(hub, "alice"), hub)
     assert response.status_code == 403
+    assert REFUSED_BY_THE_HUB in response.text
     assert "Chain" not in response.text and "matching entries" not in response.text
     (refused,) = wait_for(hub, action="service.open", person="alice")
     assert (refused["target"], refused["outcome"]) == ("audit", "refused")
@@ -44,29 +73,28 @@ def test_a_researcher_is_refused(hub):
 def test_the_hosting_team_without_the_auditor_role_is_refused(hub):
     response = page(browser_login(hub, "root"), hub)
     assert response.status_code == 403
+    assert REFUSED_BY_THE_HUB in response.text
     assert "matching entries" not in response.text
     (refused,) = wait_for(hub, action="service.open", person="root")
     assert (refused["actor_kind"], refused["outcome"]) == ("admin", "refused")
 
 
 def test_someone_not_logged_in_is_sent_to_the_login(hub):
+    first = requests.get(f"{hub.url}/services/audit/", timeout=30, allow_redirects=False)
+    assert first.status_code == 302
+    assert first.headers["Location"].startswith("/hub/api/oauth2/authorize?client_id=service-audit")
     response = requests.get(f"{hub.url}/services/audit/", timeout=30)
     assert response.url.startswith(f"{hub.url}/hub/login")
+    assert 'name="username"' in response.text and "matching entries" not in response.text
 
 
 @pytest.fixture(scope="module")
 def auditor(hub):
-    hub.api("POST", "/users/bob")
-    hub.api("POST", "/groups/cohort-a")
-    make_dataset(hub, "cohort-a")
-    properties = {"plan": "public", "dataset": "cohort-a"}
-    assert hub.api("PUT", "/groups/cohort-a/properties", json=properties).ok
-    hub.api("POST", "/groups/cohort-a/users", json={"users": ["bob"]})
-    wait_for(hub, action="group.members.add")
     return browser_login(hub, "dpo")
 
 
 def test_an_auditor_sees_the_record_and_its_verification(hub, auditor):
+    audited_project(hub, "cohort-v", "bob")
     response = page(auditor, hub)
     assert response.status_code == 200, response.text[:500]
     assert "group.members.add" in response.text
@@ -84,12 +112,23 @@ def test_an_auditor_sees_the_record_and_its_verification(hub, auditor):
 
 
 def test_filters_and_pages(hub, auditor):
-    only = page(auditor, hub, project="cohort-a", action="group")
-    rows = re.findall(r"<tr class=\"(\w+)\">", only.text)
-    total = int(re.search(r'<span id="total">([\d,]+)</span>', only.text).group(1))
-    assert total == 3 and len(rows) == 3
+    # What each filter must leave out: another project's group entries, this project's other
+    # entries (a refused start), other people's entries.
+    audited_project(hub, "cohort-f", "fay")
+    audited_project(hub, "cohort-g", "gus")
+    assert total(page(auditor, hub, project="cohort-f")) == 5
+    only = page(auditor, hub, project="cohort-f", action="group")
+    assert total(only) == 3
+    assert [(r["project"], r["action"]) for r in rows(only)] == [
+        ("cohort-f", "group.members.add"), ("cohort-f", "group.properties"),
+        ("cohort-f", "group.create"),
+    ]  # fmt: skip
+    assert {r["actor"] for r in rows(page(auditor, hub))} > {"service:hds-test"}
     newest = seqs(page(auditor, hub, person="service:hds-test"))
-    assert len(newest) >= 4 and newest == sorted(newest, reverse=True), newest
+    assert {r["actor"] for r in rows(page(auditor, hub, person="service:hds-test"))} == {
+        "service:hds-test"
+    }
+    assert len(newest) >= 8 and newest == sorted(newest, reverse=True), newest
     middle = newest[len(newest) // 2]
     older = page(auditor, hub, person="service:hds-test", before=middle)
     assert older.status_code == 200
@@ -99,45 +138,63 @@ def test_filters_and_pages(hub, auditor):
 
 
 def test_csv_export_is_complete_and_itself_recorded(hub, auditor):
-    response = page(auditor, hub, "export.csv", project="cohort-a")
+    audited_project(hub, "cohort-e", "eve")
+    audited_project(hub, "cohort-x", "xia")  # not exported
+    response = page(auditor, hub, "export.csv", project="cohort-e")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [r["action"] for r in rows] == ["group.create", "group.properties", "group.members.add"]
+    exported = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["project"] for r in exported} == {"cohort-e"}
+    actions = [r["action"] for r in exported]
+    assert actions[:3] == ["group.create", "group.properties", "group.members.add"]
+    # The request's record and the spawner's refusal arrive by two paths, in either order.
+    assert sorted(actions[3:]) == ["server.refused", "server.start"]
+    assert [int(r["seq"]) for r in exported] == sorted(int(r["seq"]) for r in exported)
     (export,) = wait_for(hub, action="audit.export", person="dpo")
-    assert export["details"] == {"filters": {"project": "cohort-a"}, "rows": 3}
+    assert export["details"] == {"filters": {"project": "cohort-e"}, "rows": 5}
     assert export["reported_by"] == "audit"
 
 
+# What the auditor tries with their own token, and the hub's exact answer: 403 where the
+# scope is missing, 404 where the hub does not even say that bob's server exists.
+ATTEMPTS = [
+    ("POST", "/users/mallory", None, 403, "user.create", "refused"),
+    ("PATCH", "/users/bob", {"admin": True}, 403, "user.modify", "refused"),
+    ("PUT", "/groups/cohort-c/properties", {"plan": "private"}, 403, "group.properties", "refused"),
+    ("POST", "/groups/cohort-c/users", {"users": ["dpo"]}, 403, "group.members.add", "refused"),
+    ("POST", "/users/bob/tokens", {"note": "steal"}, 403, "token.create", "refused"),
+    ("DELETE", "/users/bob/servers/cohort-c", None, 404, "server.stop", "failed"),
+    ("POST", "/users/bob/servers/cohort-c", None, 404, "server.start", "failed"),
+    ("POST", "/shares/bob/cohort-c", {"user": "dpo"}, 403, "share.grant", "refused"),
+]
+
+
 def test_an_auditor_can_change_nothing(hub, auditor):
+    audited_project(hub, "cohort-c", "bob")
+    before = hub.api("GET", "/users/bob").json()
     token = hub.api("POST", "/users/dpo/tokens", json={"note": "check"}).json()["token"]
-    attempts = [
-        ("POST", "/users/mallory", None),
-        ("PATCH", "/users/bob", {"admin": True}),
-        ("PUT", "/groups/cohort-a/properties", {"plan": "private"}),
-        ("POST", "/groups/cohort-a/users", {"users": ["dpo"]}),
-        ("POST", "/users/bob/tokens", {"note": "steal"}),
-        ("DELETE", "/users/bob/servers/cohort-a", None),
-        ("POST", "/users/bob/servers/cohort-a", None),
-        ("POST", "/shares/bob/cohort-a", {"user": "dpo"}),
-        ("GET", "/users/bob/tokens", None),
-        ("GET", "/users", None),
-    ]
-    for method, path, body in attempts:
+    for method, path, body, status, _, _ in ATTEMPTS:
         response = hub.api(method, path, token=token, json=body)
-        assert response.status_code in (403, 404), (method, path, response.status_code)
+        assert response.status_code == status, (method, path, response.text)
+    for path, status in (("/users/bob/tokens", 403), ("/users", 403)):
+        assert hub.api("GET", path, token=token).status_code == status, path
     admin_panel = auditor.get(f"{hub.url}/hub/admin", timeout=30)
     assert admin_panel.status_code == 403
-    # Each attempt is on the record: refused (403), or not found where the hub hides what the
-    # auditor may not see (404).
-    tried = wait_for(
-        hub, count=8, person="dpo",
+    # Nothing changed.
+    assert hub.api("GET", "/users/mallory").status_code == 404
+    assert hub.api("GET", "/users/bob").json()["admin"] is before["admin"] is False
+    group = hub.api("GET", "/groups/cohort-c").json()
+    assert (group["users"], group["properties"]) == (
+        ["bob"], {"plan": "public", "dataset": "cohort-c"},
+    )  # fmt: skip
+    # Each attempt is on the record, with the hub's answer.
+    changes = wait_for(
+        hub, count=len(ATTEMPTS), person="dpo",
         where=lambda e: e["details"].get("method") in ("POST", "PUT", "PATCH", "DELETE"),
     )  # fmt: skip
-    changes = [e for e in tried if e["details"].get("method") in ("POST", "PUT", "PATCH", "DELETE")]
-    assert len(changes) >= 8
-    assert {e["outcome"] for e in changes} <= {"refused", "failed"}
-    assert {e["action"] for e in changes} >= {"user.create", "group.properties", "server.start"}
+    assert [(e["action"], e["outcome"], e["details"]["status"]) for e in changes] == [
+        (action, outcome, status) for _, _, _, status, action, outcome in ATTEMPTS
+    ]
     # Reads refused to a logged-in person are on the record too (researchers and auditors hold
     # no `tokens` scope at all, so bob's tokens are refused, not hidden).
     reads = wait_for(hub, count=3, person="dpo", action="api.get")

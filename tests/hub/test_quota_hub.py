@@ -48,7 +48,6 @@ class QuotaMockSpawner(ProjectSpawnerMixin, MockSpawner):
 def hub(app, tmp_path):
     if os.geteuid() != 0:
         pytest.fail("these tests loop-mount project volumes: run them as root, as the hub runs")
-    (tmp_path / "datasets" / "cohort").mkdir(parents=True)
     config = app.config
     config.Deployment.state_dir = str(tmp_path)
     config.ProjectSettings.uid = config.ProjectSettings.gid = os.getuid() or 1000
@@ -133,9 +132,10 @@ async def test_the_ledger_records_who_ran_what_with_which_limits(hub):
     project(hub, "led", ["cid"], plan="pair")
     assert (await start(hub, "cid", "led")).status_code in (201, 202)
     spawner = await wait_ready(hub, "cid", "led")
-    notice = [event async for event in spawner.progress()][0]["message"]
-    assert notice.startswith("Project led: 0 of 200 CPU-hours used in ")
-    assert "(pair plan); this server counts 1 CPU-hours per hour" in notice
+    steps = [event["message"] async for event in spawner.progress()]
+    assert steps[0] == "Project led checked: you are a member, its settings are valid (plan pair)."
+    assert steps[1].startswith("Storage ready: ") and "Compute in " in steps[1]
+    assert steps[1].endswith(": 0 of 200 CPU-hours; this server counts 1 CPU-hours per hour.")
     await stop(hub, "cid", "led")
     started, stopped = [r for r in records(hub) if r["project"] == "led"]
     assert started["kind"] == "start" and started["user"] == "cid"

@@ -9,6 +9,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from jupyterhub import orm
 from jupyterhub.tests.utils import api_request, auth_header, get_page
 
+from jupyter_hds import i18n
 from jupyter_hds.sharing import revocation
 from jupyter_hds.sharing.config import TEMPLATES
 from jupyter_hds.sharing.handlers import HANDLERS
@@ -30,6 +31,8 @@ def hub(app):
     app.config.SharingPolicy.require_origin_isolation = False
     env = app.tornado_settings["jinja2_env"]
     loader, env.loader = env.loader, ChoiceLoader([FileSystemLoader(TEMPLATES), env.loader])
+    if i18n.EXTENSION not in env.extensions:  # the hub's pages speak the reader's language
+        env.add_extension(i18n.EXTENSION)
     try:
         with mock.patch.dict(app.tornado_settings, {"allow_named_servers": True}):
             yield app
@@ -190,15 +193,19 @@ async def test_the_servers_own_token_manages_no_shares(hub, recorded):
 
 async def test_sharing_refused_without_origin_isolation(hub):
     project(hub, "sh-iota", ["sh-pat", "sh-quin"])
+    cookies = await hub.login_user("sh-pat")
     hub.config.SharingPolicy.require_origin_isolation = True
-    with mock.patch.dict(hub.tornado_settings, {"subdomain_host": ""}):
-        response = await share(hub, "sh-pat", "sh-pat", "sh-iota", user="sh-quin")
+    try:
+        with mock.patch.dict(hub.tornado_settings, {"subdomain_host": ""}):
+            response = await share(hub, "sh-pat", "sh-pat", "sh-iota", user="sh-quin")
+            page = await get_page("hds/sharing", hub, cookies=cookies)
+    finally:
+        hub.config.SharingPolicy.require_origin_isolation = False
     assert response.status_code == 403
     assert "c.JupyterHub.subdomain_host" in response.json()["message"]
-    cookies = await hub.login_user("sh-pat")
-    with mock.patch.dict(hub.tornado_settings, {"subdomain_host": ""}):
-        page = await get_page("hds/sharing", hub, cookies=cookies)
-    hub.config.SharingPolicy.require_origin_isolation = False
+    assert page.status_code == 200, page.text
+    assert 'data-project="sh-iota"' in page.text, page.text
+    assert "Members: sh-quin." in page.text, page.text
     assert (
         'id="sharing-unavailable"' in page.text
         and "button" not in page.text.split('id="sharing"')[1].split("Shared with you")[0]
@@ -208,14 +215,16 @@ async def test_sharing_refused_without_origin_isolation(hub):
 async def test_sharing_page_lists_members_and_shared_servers(hub):
     project(hub, "sh-kappa", ["sh-ray", "sh-sam"])
     project(hub, "sh-lambda", ["sh-ray", "sh-tom"])
+    project(hub, "sh-nu", ["sh-sam", "sh-uri"])  # sh-ray is not in it
     assert (await share(hub, "sh-sam", "sh-sam", "sh-kappa", user="sh-ray")).status_code == 200
+    assert (await share(hub, "sh-uri", "sh-uri", "sh-nu", user="sh-sam")).status_code == 200
     cookies = await hub.login_user("sh-ray")
     page = await get_page("hds/sharing", hub, cookies=cookies)
     assert page.status_code == 200, page.text
     assert 'data-project="sh-kappa"' in page.text and 'data-member="sh-sam"' in page.text
     assert 'data-member="sh-tom"' in page.text
     assert 'data-owner="sh-sam"' in page.text  # shared with sh-ray
-    assert "sh-bob" not in page.text
+    assert "sh-nu" not in page.text and "sh-uri" not in page.text
 
 
 async def test_group_sync_at_login_revokes_too(hub):

@@ -52,22 +52,47 @@ def launched_chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def person(browser: Browser, hub_url: str, username: str) -> Page:
-    """A fresh browser context for `username`, logged in through the provider's own login page."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, base_url=hub_url)
+def person(
+    browser: Browser, hub_url: str, username: str, *, locale: str | None = None,
+    accept_terms: bool = True,
+) -> Page:  # fmt: skip
+    """A fresh browser context for `username`, logged in through the provider's own login page.
+
+    `locale` (e.g. "fr-FR") is the browser's language (its Accept-Language). With
+    `accept_terms`, the person then accepts the hub's terms of use, if it has any, as each
+    person must before their first server start.
+    """
+    options = {"locale": locale} if locale else {}
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, base_url=hub_url, **options
+    )
     context.set_default_timeout(TIMEOUT_MS)
     CONTEXTS.append(context)
     page = context.new_page()
     page.goto("/hub/login")
-    page.get_by_role("button", name="Sign in with").or_(
-        page.get_by_text("Sign in with")
-    ).first.click()
+    page.locator("#login-main a.btn-jupyter, #login-main [role=button]").first.click()
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORDS[username])
     page.locator("button[type=submit], input[type=submit]").first.click()
     page.wait_for_url("**/hub/home")
     expect(page.locator("nav")).to_contain_text(username)
+    if accept_terms:
+        accept_the_terms(page)
     return page
+
+
+def accept_the_terms(page: Page) -> None:
+    """Accept the hub's terms of use on its page (nothing to do when it has none), then home."""
+    shown = page.goto("/hub/hds/terms")
+    if shown is not None and shown.status == 404:
+        page.goto("/hub/home")
+        return
+    if page.locator("#accept-terms").count():
+        page.check("#terms-read")
+        page.click("#accept-terms")
+        page.wait_for_url("**/hub/home")
+    else:
+        page.goto("/hub/home")
 
 
 def shoot(page: Page, name: str) -> Path:

@@ -22,6 +22,7 @@ import requests
 
 from jupyter_hds.projects import firewall
 
+from .datasets import write_dataset
 from .docker_engine import RUN_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,8 +100,16 @@ def free_port() -> int:
 class RealHub:
     """`jupyterhub -f hub/jupyterhub_config.py` on free ports, with an admin service token."""
 
-    def __init__(self, state_dir: Path, extra_config: str = "", env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        state_dir: Path,
+        extra_config: str = "",
+        env: dict[str, str] | None = None,
+        db_url: str | None = None,
+    ):
+        """`db_url`: the hub's database (c.Deployment.db_url); None for SQLite in `state_dir`."""
         self.state_dir = state_dir
+        self.db_url = db_url
         self.config_dir = state_dir / "conf.d"
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.audit_port, self.usage_port = free_port(), free_port()
@@ -131,6 +140,7 @@ class RealHub:
                 {{"name": "{SERVICE}", "scopes": {SERVICE_SCOPES!r}, "services": ["{SERVICE}"]}}
             )
             """)
+            + (f"c.Deployment.db_url = {self.db_url!r}\n" if self.db_url else "")
         )
         if self.extra_config:
             (self.config_dir / "50-test-extra.py").write_text(dedent(self.extra_config))
@@ -334,20 +344,18 @@ class RealHub:
         raise TimeoutError(f"{user}/{name} not {state} within {timeout} s:\n{self.log()}")
 
 
-def make_dataset(hub: RealHub, name: str, files: dict[str, bytes] | None = None) -> Path:
-    """A dataset folder under the hub's datasets root, root-owned and world-readable."""
-    folder = hub.state_dir / "datasets" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for filename, content in (files or {"README.txt": f"dataset {name}\n".encode()}).items():
-        (folder / filename).write_bytes(content)
-        (folder / filename).chmod(0o644)
-    folder.chmod(0o755)
-    folder.parent.chmod(0o755)
-    return folder
+def make_dataset(
+    hub: RealHub, name: str, files: dict[str, bytes] | None = None, project: str | None = None
+) -> Path:
+    """Version 1 of dataset `name` in the hub's state, imported for `project` (default: `name`)."""
+    return write_dataset(hub.state_dir / "datasets", name, files, project)
 
 
 def make_project(hub: RealHub, name: str, members: list[str], **properties: str) -> None:
-    """Create users (if missing), the project's group, its properties and its members."""
+    """Create users (if missing), the project's group, its properties and its members. Without
+    a `dataset` property, the project gets a dataset of its own name (made if missing)."""
+    if "dataset" not in properties and not (hub.state_dir / "datasets" / name).exists():
+        make_dataset(hub, name)
     properties = {"plan": "public", "dataset": name, **properties}
     for member in members:
         hub.api("POST", f"/users/{member}")  # 409 when it exists: fine

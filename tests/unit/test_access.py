@@ -18,6 +18,7 @@ from jupyter_hds.policy.access import (
 from jupyter_hds.policy.projects import ProjectRules, ProjectSettings
 from jupyter_hds.policy.refusal import Refused
 from jupyter_hds.projects.guard import sweep
+from support.datasets import write_dataset
 
 TODAY = date(2026, 11, 28)
 VALID = {"plan": "public", "dataset": "cohort"}
@@ -30,21 +31,28 @@ FACTS = {
 }
 
 
+EXTEND = "An administrator must extend its `expires` property or close it."
+
+
 @pytest.mark.parametrize(
     "case_id, person, project, expected",
     [
         ("member", "ann", "alpha", None),
         ("last-day", "ann", "ends-today", None),
         ("project-only", None, "alpha", None),
-        ("not-member", "cid", "alpha", ("not-member", "cid is not a member of project alpha")),
-        ("closed", "ann", "gone", ("no-project", "there is no project gone")),
-        ("expired", "ann", "ended", ("expired", "project ended ended on 2026-11-27")),
-        ("expired-project-only", None, "ended", ("expired", "ended on 2026-11-27")),
-        ("unreadable-end", "ann", "garbled", ("invalid-project", "unreadable end date")),
-        ("plain-group", "ann", "staff", ("not-a-project", "group staff is not set up")),
-        ("default-server", "ann", "", ("no-project", "every server belongs to a project")),
+        ("not-member", "cid", "alpha", ("not-member", "cid is not a member of project alpha",
+         "An administrator must add cid to the project's group if they should be.")),
+        ("closed", "ann", "gone", ("no-project", "there is no project gone", "")),
+        ("expired", "ann", "ended", ("expired", "project ended ended on 2026-11-27", EXTEND)),
+        ("expired-project-only", None, "ended", ("expired", "ended on 2026-11-27", EXTEND)),
+        ("unreadable-end", "ann", "garbled", ("invalid-project", "unreadable end date",
+         "An administrator must write `expires` as YYYY-MM-DD, not 'soon'.")),
+        ("plain-group", "ann", "staff", ("not-a-project", "group staff is not set up",
+         "An administrator must set its `plan` and `dataset` properties.")),
+        ("default-server", "ann", "", ("no-project", "every server belongs to a project",
+         "Open one of your projects from the home page.")),
     ],
-)
+)  # fmt: skip
 def test_access(case_id, person, project, expected):
     problem = access_problem(person, project, FACTS.get(project), TODAY)
     if expected is None:
@@ -53,12 +61,12 @@ def test_access(case_id, person, project, expected):
         return
     assert problem is not None and problem.reason == expected[0]
     assert expected[1] in problem.message
-    assert problem.fix == "" or problem.fix.endswith(".")
+    assert problem.fix == expected[2]
 
 
 @pytest.fixture
 def rules(tmp_path):
-    (tmp_path / "cohort").mkdir()
+    write_dataset(tmp_path, "cohort", project="alpha")
     config = Config()
     config.ProjectSettings.default_image = "img"
     return ProjectRules(Plans(), ProjectSettings(config=config), tmp_path)
@@ -67,7 +75,7 @@ def rules(tmp_path):
 def test_a_member_starts_the_checked_project(rules):
     project = startable_project(rules, "ann", "alpha", FACTS["alpha"], TODAY)
     assert (project.name, project.plan.name, project.dataset_path.name) == ("alpha", "public",
-                                                                              "cohort")  # fmt: skip
+                                                                              "1")  # fmt: skip
 
 
 def test_refusals_to_start_read_as_the_member_sees_them(rules):

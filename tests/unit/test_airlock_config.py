@@ -28,7 +28,8 @@ def test_the_checkers_role_holds_the_review_scope_and_nothing_else(tmp_path):
     assert (role["name"], role["scopes"], role["groups"]) == (
         "output-checker", [REVIEW_SCOPE], ["output-checkers"])  # fmt: skip
     assert REVIEW_SCOPE in c.JupyterHub.custom_scopes
-    assert c.JupyterHub.load_groups == {"output-checkers": {"users": []}}
+    # The group comes with its role (no load_groups: refused when the provider owns groups).
+    assert "load_groups" not in c.JupyterHub
 
 
 def test_routes_and_templates(tmp_path):

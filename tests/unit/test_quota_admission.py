@@ -30,7 +30,7 @@ def plans():
 
 def check(name, plan, occupancy):
     """The policy core's admission of a server of project `name` on `plan`."""
-    admit(Project(name, plan, "data", Path("/data"), "image", None, ""), occupancy)
+    admit(Project(name, plan, "data", Path("/data"), 1, "image", None, ""), occupancy)
 
 
 def at(running=0, members=1, cpu=0.0, storage=None):

@@ -16,6 +16,11 @@ LEDGER = [
      "user": "ann", **PUBLIC, "members": 2, "storage_used": G},
     {"time": "2026-05-04T11:00:00Z", "kind": "stop", "project": "cohort", "server": "cohort",
      "user": "ann", "reason": "stopped", "storage_used": int(2.5 * G)},
+    # Another project's session: what `--project cohort` must leave out.
+    {"time": "2026-05-05T09:00:00Z", "kind": "start", "project": "trial", "server": "trial",
+     "user": "bob", **PUBLIC, "members": 1, "storage_used": 0},
+    {"time": "2026-05-05T10:00:00Z", "kind": "stop", "project": "trial", "server": "trial",
+     "user": "bob", "reason": "stopped", "storage_used": 0},
 ]  # fmt: skip
 
 
@@ -38,20 +43,24 @@ def test_summary_table(usage_dir, capsys):
     assert out[2].split() == [
         "cohort", "public", "2", "1", "1", "3.00", "6.00/200", "2.5", "GiB/20", "GiB", "150.00",
     ]  # fmt: skip
-    assert out[3] == "total due: 150.00 EUR"
+    assert out[3].split() == [
+        "trial", "public", "1", "1", "1", "1.00", "2.00/200", "0/20", "GiB", "150.00",
+    ]  # fmt: skip
+    assert out[4:] == ["total due: 300.00 EUR"]
 
 
 def test_summary_and_sessions_as_csv(usage_dir, capsys):
     assert main(["usage", "summary", "--month", "2026-05", "--csv", "--usage-dir", usage_dir]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == (
-        f"2026-05,cohort,public,public,150.0,2,1,1,3.0,6.0,200.0,{int(2.5 * G)},{20 * G}"
-    )
+    assert lines[1:] == [
+        f"2026-05,cohort,public,public,150.0,2,1,1,3.0,6.0,200.0,{int(2.5 * G)},{20 * G}",
+        f"2026-05,trial,public,public,150.0,1,1,1,1.0,2.0,200.0,0,{20 * G}",
+    ]
     args = ["usage", "sessions", "--month", "2026-05", "--project", "cohort", "--csv"]
     assert main([*args, "--usage-dir", usage_dir]) == 0
-    assert capsys.readouterr().out.splitlines()[1] == (
+    assert capsys.readouterr().out.splitlines()[1:] == [
         f"cohort,ann,public,2.0,{4 * G},2026-05-04T08:00:00+00:00,2026-05-04T11:00:00+00:00,3.0,6.0"
-    )
+    ]
 
 
 @pytest.mark.parametrize(

@@ -9,24 +9,29 @@ import pytest
 
 from hds_collaboration.rooms import decide, room_file
 
+ONLY_TEXT = "co-editing opens notebooks and text files only, not {!r} content"
+
 
 @pytest.mark.parametrize(
-    "case_id, file_format, in_dataset, dataset_content, allowed, action",
+    "case_id, file_format, in_dataset, dataset_content, allowed, action, reason",
     [
-        ("notebook", "json", False, "text", True, None),
-        ("text-file", "text", False, "text", True, None),
-        ("raw-bytes", "base64", False, "text", False, None),
-        ("dataset-text", "text", True, "text", True, "dataset.read"),
-        ("dataset-raw-bytes", "base64", True, "text", False, "dataset.read.blocked"),
-        ("dataset-hidden", "text", True, "none", False, "dataset.read.blocked"),
-        ("dataset-notebook-hidden", "json", True, "none", False, "dataset.read.blocked"),
-        ("unknown-format", "hex", False, "text", False, None),
+        ("notebook", "json", False, "text", True, None, ""),
+        ("text-file", "text", False, "text", True, None, ""),
+        ("raw-bytes", "base64", False, "text", False, None, ONLY_TEXT.format("base64")),
+        ("dataset-text", "text", True, "text", True, "dataset.read",
+         "dataset file opened for co-editing"),
+        ("dataset-raw-bytes", "base64", True, "text", False, "dataset.read.blocked",
+         ONLY_TEXT.format("base64")),
+        ("dataset-hidden", "text", True, "none", False, "dataset.read.blocked",
+         "dataset files are not shown"),
+        ("dataset-notebook-hidden", "json", True, "none", False, "dataset.read.blocked",
+         "dataset files are not shown"),
+        ("unknown-format", "hex", False, "text", False, None, ONLY_TEXT.format("hex")),
     ],
-)
-def test_room_decision(case_id, file_format, in_dataset, dataset_content, allowed, action):
+)  # fmt: skip
+def test_room_decision(case_id, file_format, in_dataset, dataset_content, allowed, action, reason):
     decision = decide(file_format, in_dataset, dataset_content)
-    assert (decision.allowed, decision.action) == (allowed, action)
-    assert decision.reason or allowed
+    assert (decision.allowed, decision.action, decision.reason) == (allowed, action, reason)
 
 
 class FileIds:

@@ -98,6 +98,8 @@ CATALOGUE: tuple[Action, ...] = (
     *(_api(method) for method in ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE")),
     # Projects (the hosting team's New project form).
     Action("project.create", DONE, HUB, "the hosting team created a project (New project form)"),
+    # Terms of use (the hub's terms page).
+    Action("terms.accepted", DONE, HUB, "someone accepted the terms of use (version, sha256)"),
     # Servers' lives (JupyterHub's events, the project spawner).
     Action(
         "server.started",
@@ -188,6 +190,13 @@ CATALOGUE: tuple[Action, ...] = (
         ("allowed",),
         AUDIT,
         "an auditor started a CSV export (filters, matching entries), before its first row",
+    ),
+    Action(
+        "audit.access-report",
+        ("allowed",),
+        AUDIT,
+        "someone generated a project's monthly access report (page, CSV or hds audit report), "
+        "before it is served",
     ),
 )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from ..deployment import Deployment
-from ..hubconfig import set_groups, set_handlers, set_roles, set_scopes, set_template_path
+from ..hubconfig import set_handlers, set_roles, set_scopes, set_template_path
 from .handlers import API_HANDLERS, REVIEW_SCOPE
 from .pages import PAGE_HANDLERS
 
@@ -30,5 +30,6 @@ def configure(c: Config, deployment: Deployment) -> None:
     set_handlers(c, [*API_HANDLERS, *PAGE_HANDLERS])
     set_template_path(c, TEMPLATES)
     set_scopes(c, {REVIEW_SCOPE: {"description": "Review the airlock's release requests."}})
+    # The checkers' group comes with its role (JupyterHub makes the groups its roles name):
+    # no `load_groups`, which JupyterHub refuses when the provider owns groups.
     set_roles(c, CHECKER_ROLE)
-    set_groups(c, {CHECKERS: {"users": []}})

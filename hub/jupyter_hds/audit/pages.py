@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..service_page import ServicePage
 from .entry import FIELDS
 from .intake import new_event
 from .query import Filters, csv_cell
+from .report import CSV_HEADER, RULES, Month, build, csv_rows, duration, parse_request
 
 READ_SCOPE = "custom:audit:read"
 TEMPLATES = Environment(
@@ -52,7 +54,10 @@ class AuditHandler(ServicePage):
     async def in_thread(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
-    def record(self, action: str, outcome: str, **details) -> None:
+    def record(
+        self, action: str, outcome: str, *, project: str | None = None,
+        target: str | None = None, **details,
+    ) -> None:  # fmt: skip
         """Record what the auditor does here (the service drains the inbox with it)."""
         user = self.current_user
         self.service.record(
@@ -63,6 +68,8 @@ class AuditHandler(ServicePage):
                 outcome,
                 reported_by="audit",
                 source=self.service.client_address(self.request),
+                project=project,
+                target=target,
                 details=details,
             )
         )
@@ -125,6 +132,82 @@ class AuditExport(AuditHandler):
         writer = csv.writer(out)
         writer.writerows([csv_cell(v) for v in row] for row in rows)
         return out.getvalue()
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+TEMPLATES.filters["when"] = _when
+TEMPLATES.filters["duration"] = duration
+
+
+class ReportHandler(AuditHandler):
+    """The access report of one project's month: asked for, recorded, then computed."""
+
+    def asked(self) -> tuple[str, Month] | None:
+        """The project and month asked for; None when no project is chosen yet."""
+        if not self.get_argument("project", "").strip():
+            return None
+        try:
+            return parse_request(self.get_argument("project"), self.get_argument("month", ""))
+        except ValueError as error:
+            raise web.HTTPError(400, "%s", str(error)) from None
+
+    async def generate(self, project: str, month: Month, form: str):
+        """Record the report's generation, then build it (the record is drained first)."""
+        rules = self.service.report_rules
+        self.record("audit.access-report", "allowed", project=project, target=str(month),
+                    month=str(month), format=form, time_zone=rules.time_zone)  # fmt: skip
+        return await self.in_thread(build, self.service.query, project, month, rules)
+
+
+class ReportPage(ReportHandler):
+    """The report as a page, with a project and month chooser; anomalies first."""
+
+    @web.authenticated
+    async def get(self):
+        asked = self.asked()
+        rules = self.service.report_rules
+        month = asked[1] if asked else Month.of(datetime.now(rules.zone))
+        report = await self.generate(asked[0], month, "page") if asked else None
+        choices = await self.in_thread(self.service.choices)
+        self.finish(
+            TEMPLATES.get_template("report.html").render(
+                user=self.current_user["name"],
+                prefix=self.prefix,
+                hub_prefix=self.settings["hub_prefix"],
+                project=asked[0] if asked else "",
+                month=month,
+                report=report,
+                projects=choices.get("project", []),
+                rules=RULES,
+                explained=rules.explain(),
+                shown=self.service.report_rows,
+            )
+        )
+
+
+class ReportExport(ReportHandler):
+    """The report as CSV (one row per person, file, refusal, release, session and anomaly)."""
+
+    @web.authenticated
+    async def get(self):
+        asked = self.asked()
+        if asked is None:
+            raise web.HTTPError(400, "choose a project: report.csv?project=P&month=YYYY-MM")
+        report = await self.generate(*asked, "csv")
+        name = re.sub(r"[^\w.-]", "_", report.project)
+        self.set_header("Content-Type", "text/csv; charset=utf-8")
+        self.set_header(
+            "Content-Disposition",
+            f'attachment; filename="access-report-{name}-{report.month}.csv"',
+        )
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_HEADER)
+        writer.writerows([csv_cell(v) for v in row] for row in csv_rows(report))
+        self.finish(out.getvalue())
 
 
 class Stylesheet(web.RequestHandler):

@@ -24,8 +24,9 @@ from ..services import HubService
 from .drain import Drainer
 from .inbox import Inbox
 from .intake import new_event
-from .pages import AuditExport, AuditPage, Stylesheet
+from .pages import AuditExport, AuditPage, ReportExport, ReportPage, Stylesheet
 from .query import AuditQuery
+from .report import AccessReport
 from .verify import Report, Verifier
 from .writer import ChainWriter, WriterBusy
 
@@ -49,6 +50,9 @@ class AuditService(HubService):
         config=True
     )
     page_size = Integer(50, help="Entries per page of the audit page.").tag(config=True)
+    report_rows = Integer(
+        1000, help="Rows the access report's page shows per list (the CSV has them all)."
+    ).tag(config=True)
 
     def initialize(self, argv=None):
         super().initialize(argv)
@@ -56,6 +60,7 @@ class AuditService(HubService):
         self.writer = ChainWriter(self.directory, self.segment_entries, self.fsync)
         self.inbox = Inbox(self.directory)
         self.query = AuditQuery(self.directory)
+        self.report_rules = AccessReport(parent=self)
         self.verifier = Verifier(self.directory)
         self.status: dict[str, Any] = {"report": None, "checked_at": None, "checked": 0.0}
         self._threads = ThreadPoolExecutor(2, thread_name_prefix="audit")
@@ -137,6 +142,8 @@ class AuditService(HubService):
             [
                 (prefix, AuditPage),
                 (url_path_join(prefix, "export.csv"), AuditExport),
+                (url_path_join(prefix, "report"), ReportPage),
+                (url_path_join(prefix, "report.csv"), ReportExport),
                 (url_path_join(prefix, "style.css"), Stylesheet),
                 (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
             ],

@@ -52,6 +52,14 @@ class DatasetStore:
     def resolve(self, reference: Reference | str) -> Path:
         """The version folder `reference` names (`name` is its highest version)."""
         ref = parse_reference(reference) if isinstance(reference, str) else reference
+        folder = self.root / ref.name
+        if folder.is_symlink() or (
+            folder.exists() and folder.resolve().parent != self.root.resolve()
+        ):
+            raise FileNotFoundError(
+                f"dataset {ref.name} points outside {self.root} (a link?): datasets are "
+                "imported into it, never linked"
+            )
         versions = self.versions(ref.name)
         if not versions:
             raise FileNotFoundError(f"there is no dataset {ref.name!r}; import it first")

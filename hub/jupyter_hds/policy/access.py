@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .projects import Project, ProjectRules, expiry, is_project
+from .projects import BadProperty, Project, ProjectRules, expiry, is_project
 from .refusal import Refused
+from .text import Text
 
 
 @dataclass(frozen=True)
@@ -41,32 +42,38 @@ def check_access(person: str | None, project: str, facts: ProjectFacts | None, t
     """
     if not project:
         raise Refused(
-            "no-project", "every server belongs to a project",
-            "Open one of your projects from the home page.",
+            "no-project", Text("every server belongs to a project"),
+            Text("Open one of your projects from the home page."),
         )  # fmt: skip
     if facts is None:
-        raise Refused("no-project", f"there is no project {project} (closed, or never made)")
+        raise Refused(
+            "no-project", Text("there is no project {project} (closed, or never made)",
+                               project=project),
+        )  # fmt: skip
     if not is_project(facts.properties):
         raise Refused(
-            "not-a-project", f"group {project} is not set up as a project",
-            "An administrator must set its `plan` and `dataset` properties.",
+            "not-a-project", Text("group {project} is not set up as a project", project=project),
+            Text("An administrator must set its `plan` and `dataset` properties."),
         )  # fmt: skip
     if person is not None and person not in facts.members:
         raise Refused(
-            "not-member", f"{person} is not a member of project {project}",
-            f"An administrator must add {person} to the project's group if they should be.",
+            "not-member",
+            Text("{person} is not a member of project {project}", person=person, project=project),
+            Text("An administrator must add {person} to the project's group if they should be.",
+                 person=person),
         )  # fmt: skip
     try:
         ends = expiry(facts.properties)
-    except ValueError as error:
+    except BadProperty as error:
         raise Refused(
-            "invalid-project", f"project {project} has an unreadable end date",
-            f"An administrator must {error}.",
+            "invalid-project", Text("project {project} has an unreadable end date",
+                                    project=project),
+            Text("An administrator must {fix}.", fix=error.text),
         ) from None  # fmt: skip
     if ends is not None and today > ends:
         raise Refused(
-            "expired", f"project {project} ended on {ends}",
-            "An administrator must extend its `expires` property or close it.",
+            "expired", Text("project {project} ended on {date}", project=project, date=ends),
+            Text("An administrator must extend its `expires` property or close it."),
         )  # fmt: skip
 
 
@@ -90,10 +97,26 @@ def startable_project(
     try:
         check_access(person, project, facts, today)
     except Refused as refused:
-        why = f"Project '{project or '(none)'}' cannot start: {refused.message}."
-        raise Refused(refused.reason, why, refused.fix) from None
+        why = Text(
+            "Project '{project}' cannot start: {why}.",
+            project=project or "(none)",
+            why=refused.message_text,
+        )
+        raise Refused(refused.reason, why, refused.fix_text) from None
     assert facts is not None  # check_access refuses a missing group
     return rules.parse(project, facts.properties)
+
+
+def project_refusal(
+    rules: ProjectRules, person: str | None, project: str, facts: ProjectFacts | None,
+    today: date,
+) -> Refused | None:  # fmt: skip
+    """The refusal `startable_project` would raise, or None: for pages that translate it."""
+    try:
+        startable_project(rules, person, project, facts, today)
+    except Refused as refused:
+        return refused
+    return None
 
 
 def project_problem(
@@ -101,8 +124,5 @@ def project_problem(
     today: date,
 ) -> str:  # fmt: skip
     """Empty when `startable_project` would succeed, else the message a member would read."""
-    try:
-        startable_project(rules, person, project, facts, today)
-    except Refused as refused:
-        return str(refused)
-    return ""
+    refused = project_refusal(rules, person, project, facts, today)
+    return str(refused) if refused else ""

@@ -15,26 +15,36 @@ from traitlets.config import LoggingConfigurable
 
 from hds_quota.plans import Plan, Plans
 
+from ..datasets.store import DatasetStore
 from .refusal import Refused
+from .text import Joined, Text
 
 # JupyterHub 6 named servers: lowercase letters, digits, hyphens, at most 30 characters.
 PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,28}[a-z0-9])?$")
-DATASET_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}$")
 # A group is a project when it has one of these; other groups (auditors, ...) are left alone.
 MARKER_PROPERTIES = ("plan", "dataset")
 PROPERTIES = {
-    "plan": "the plan's name",
-    "dataset": "the dataset folder's name under the datasets root",
-    "image": "optional: an image name from c.ProjectSettings.images",
-    "expires": "optional: last day of access, YYYY-MM-DD",
-    "description": "optional: one line shown to members",
+    "plan": Text("the plan's name"),
+    "dataset": Text("the dataset imported for this project: NAME or NAME@VERSION"),
+    "image": Text("optional: an image name from c.ProjectSettings.images"),
+    "expires": Text("optional: last day of access, YYYY-MM-DD"),
+    "description": Text("optional: one line shown to members"),
 }
 
 
-def cannot_start(project: str, reason: str, why: str, admin_fix: str = "") -> Refused:
+class BadProperty(ValueError):
+    """A property that cannot be read; `text` says what to write instead."""
+
+    def __init__(self, text: Text):
+        self.text = text
+        super().__init__(str(text))
+
+
+def cannot_start(project: str, reason: str, why: Text, admin_fix: Text | None = None) -> Refused:
     """The refusal of a server of `project`, as its member reads it on the hub."""
-    fix = f"An administrator must {admin_fix}." if admin_fix else ""
-    return Refused(reason, f"Project '{project}' cannot start: {why}.", fix)
+    fix = Text("An administrator must {fix}.", fix=admin_fix) if admin_fix else ""
+    return Refused(reason, Text("Project '{project}' cannot start: {why}.", project=project,
+                                why=why), fix)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,8 @@ class Project:
     name: str
     plan: Plan
     dataset: str
-    dataset_path: Path
+    dataset_path: Path  # the version folder its servers mount
+    dataset_version: int | None
     image: str
     expires: date | None
     description: str
@@ -64,7 +75,9 @@ def expiry(properties: Mapping[str, Any]) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"write `expires` as YYYY-MM-DD, not {value!r}") from None
+        raise BadProperty(
+            Text("write `expires` as YYYY-MM-DD, not {value}", value=repr(value))
+        ) from None
 
 
 class ProjectSettings(LoggingConfigurable):
@@ -110,83 +123,112 @@ class ProjectRules:
     settings: ProjectSettings
     datasets_root: Path
 
-    def parse(self, name: str, properties: Mapping[str, Any]) -> Project:
+    def parse(self, name: str, properties: Mapping[str, Any], onboarding: bool = False) -> Project:
         """Check a project's properties; raise Refused naming every problem to fix.
 
+        `onboarding`: a project may be written without its `dataset` while its dataset is
+        imported (the import needs the project to exist); it cannot start until it has one.
         Whether the project is open today, and to whom, is `access.check_access`'s answer."""
-        problems = []
+        problems: list[Text] = []
         if not PROJECT_NAME.match(name):
-            problems.append(
-                f"rename the group '{name}': project names are lowercase letters, digits and "
-                "hyphens, at most 30 characters"
-            )
+            problems.append(Text(
+                "rename the group '{name}': project names are lowercase letters, digits and "
+                "hyphens, at most 30 characters", name=name,
+            ))  # fmt: skip
         unknown = sorted(set(properties) - set(PROPERTIES))
         if unknown:
-            known = "; ".join(f"{k} ({v})" for k, v in PROPERTIES.items())
-            problems.append(f"remove unknown properties {', '.join(unknown)} (known: {known})")
+            known = Joined(
+                Text("{key} ({meaning})", key=k, meaning=v) for k, v in PROPERTIES.items()
+            )
+            problems.append(Text("remove unknown properties {unknown} (known: {known})",
+                                 unknown=", ".join(unknown), known=known))  # fmt: skip
         plan = self._plan(properties, problems)
-        dataset, dataset_path = self._dataset(properties, problems)
+        if onboarding and not properties.get("dataset"):
+            dataset, dataset_path, version = "", Path(self.datasets_root) / "-none-", None
+        else:
+            dataset, dataset_path, version = self._dataset(name, properties, problems)
         image = self._image(properties, problems)
         expires = self._expires(properties, problems)
         if problems:
             raise cannot_start(
-                name, "invalid-project", "its settings are invalid", "; ".join(problems)
+                name, "invalid-project", Text("its settings are invalid"), Joined(problems)
             )
         return Project(
             name=name,
             plan=plan,
             dataset=dataset,
             dataset_path=dataset_path,
+            dataset_version=version,
             image=image,
             expires=expires,
             description=str(properties.get("description", "")),
         )
 
-    def _plan(self, properties, problems: list[str]) -> Plan:
+    def _plan(self, properties, problems: list[Text]) -> Plan:
         plans = self.plans
         if not properties.get("plan"):
-            problems.append(f"set its `plan` property (defined plans: {', '.join(plans.plans)})")
+            problems.append(Text("set its `plan` property (defined plans: {plans})",
+                                 plans=", ".join(plans.plans)))  # fmt: skip
+            return None  # type: ignore[return-value]
+        name = str(properties["plan"])
+        if name not in plans.plans:
+            problems.append(Text(
+                "fix its `plan` property: plan {plan} is not defined; defined plans: {plans}",
+                plan=repr(name), plans=", ".join(sorted(plans.plans)),
+            ))  # fmt: skip
             return None  # type: ignore[return-value]
         try:
-            return plans.get(str(properties["plan"]))
-        except ValueError as error:
-            problems.append(f"fix its `plan` property: {error}")
+            return plans.get(name)
+        except ValueError as error:  # the operator's plan itself is wrong
+            problems.append(Text("fix its `plan` property: {error}", error=str(error)))
             return None  # type: ignore[return-value]
 
-    def _dataset(self, properties, problems: list[str]) -> tuple[str, Path]:
-        name = str(properties.get("dataset", ""))
-        root = Path(self.datasets_root).resolve()
-        if not name:
-            problems.append("set its `dataset` property to a dataset folder's name")
-        elif not DATASET_NAME.match(name):
-            problems.append(
-                f"set its `dataset` property to a plain folder name, not {name!r} "
-                "(lowercase letters, digits, '-', '_', '.'; no path)"
-            )
-        else:
-            path = (root / name).resolve()
-            if path.parent != root:
-                problems.append(f"dataset {name!r} points outside {root} (a link?); replace it")
-            elif not path.is_dir():
-                problems.append(f"create the dataset folder {root / name} or fix the `dataset`")
-            else:
-                return name, path
-        return name, root / "-invalid-"
+    def _dataset(
+        self, project: str, properties, problems: list[Text]
+    ) -> tuple[str, Path, int | None]:
+        """The dataset version the project's servers mount: imported, and for this project
+        (its pseudonyms come from this project's key; another project's would let the two
+        link their data)."""
+        reference = str(properties.get("dataset", ""))
+        nowhere = (reference, Path(self.datasets_root) / "-invalid-", None)
+        if not reference:
+            problems.append(Text("set its `dataset` property to a dataset imported for it"))
+            return nowhere
+        try:
+            version = DatasetStore(self.datasets_root).get(reference)
+        except ValueError as error:
+            problems.append(Text("fix its `dataset` property (NAME or NAME@VERSION): {error}",
+                                 error=str(error)))  # fmt: skip
+            return nowhere
+        except FileNotFoundError as error:
+            problems.append(Text("import the dataset with hds dataset import, or fix its "
+                                 "`dataset` property: {error}", error=str(error)))  # fmt: skip
+            return nowhere
+        imported_for = version.manifest.get("project")
+        if imported_for != project:
+            problems.append(Text(
+                "name a dataset imported for {project}: {reference} was imported for project "
+                "{other}, with that project's key", project=project, reference=reference,
+                other=repr(imported_for),
+            ))  # fmt: skip
+            return nowhere
+        return reference, version.path, version.version
 
-    def _image(self, properties, problems: list[str]) -> str:
+    def _image(self, properties, problems: list[Text]) -> str:
         settings = self.settings
         name = properties.get("image")
         if not name:
             return settings.default_image
         if name not in settings.images:
-            allowed = ", ".join(sorted(settings.images)) or "none are configured"
-            problems.append(f"set `image` to an allowed image name ({allowed}) or remove it")
+            allowed = ", ".join(sorted(settings.images)) or Text("none are configured")
+            problems.append(Text("set `image` to an allowed image name ({allowed}) or remove it",
+                                 allowed=allowed))  # fmt: skip
             return ""
         return settings.images[name]
 
-    def _expires(self, properties, problems: list[str]) -> date | None:
+    def _expires(self, properties, problems: list[Text]) -> date | None:
         try:
             return expiry(properties)
-        except ValueError as error:
-            problems.append(str(error))
+        except BadProperty as error:
+            problems.append(error.text)
             return None

@@ -20,6 +20,7 @@ from traitlets.config import LoggingConfigurable
 
 from .access import ProjectFacts, check_access
 from .refusal import Refused
+from .text import Text
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def share_problem(
     except Refused as refused:
         return refused
     if group is not None and group != server:
-        return Refused("group", f"group {group} is not project {server}")
+        return Refused("group", Text("group {group} is not project {project}", group=group,
+                                     project=server))  # fmt: skip
     return None
 
 
@@ -82,36 +84,39 @@ class SharingPolicy(LoggingConfigurable):
         """Raise Refused unless `request` may be granted (`facts`: the project's group)."""
         self.check_hub(subdomain_host)
         if request.actor != request.owner:
-            raise Refused("not-owner", f"Only {request.owner} can share their own server.")
+            raise Refused("not-owner", Text("Only {owner} can share their own server.",
+                                            owner=request.owner))  # fmt: skip
         if (request.user is None) == (request.group is None):
-            raise Refused("bad-request", 'Name one "user" or one "group" to share with.',
+            raise Refused("bad-request", Text('Name one "user" or one "group" to share with.'),
                           status=400)  # fmt: skip
         check_access(request.owner, request.project, facts, today)
         if request.group is not None:
             # JupyterHub 6.1 grants group shares to a person's own scopes but not to their
             # tokens, and browsers reach servers with tokens: a group share would not work.
             raise Refused(
-                "group", f"Share with members of {request.project} by name, one at a time.",
+                "group", Text("Share with members of {project} by name, one at a time.",
+                              project=request.project),
                 status=400,
             )  # fmt: skip
         if request.user == request.owner:
-            raise Refused("self", "Your server is already yours: pick another member.")
+            raise Refused("self", Text("Your server is already yours: pick another member."))
         try:
             check_access(request.user, request.project, facts, today)
         except Refused as refused:
             raise Refused(
-                refused.reason, refused.message,
-                "A project server can only be shared with members of that project.",
+                refused.reason, refused.message_text,
+                Text("A project server can only be shared with members of that project."),
             ) from None  # fmt: skip
 
     def check_hub(self, subdomain_host: str) -> None:
         """Raise Refused when this hub does not allow sharing at all."""
         if not self.enabled:
-            raise Refused("disabled", "Sharing is turned off on this hub.")
+            raise Refused("disabled", Text("Sharing is turned off on this hub."))
         if self.require_origin_isolation and not subdomain_host:
             raise Refused(
                 "no-origin-isolation",
-                "Sharing is turned off on this hub: user servers do not have their own web "
-                "origins.",
-                "The operator must set c.JupyterHub.subdomain_host (docs/collaboration.md).",
-            )
+                Text("Sharing is turned off on this hub: user servers do not have their own "
+                     "web origins."),
+                Text("The operator must set c.JupyterHub.subdomain_host "
+                     "(docs/collaboration.md)."),
+            )  # fmt: skip

@@ -11,10 +11,12 @@ from traitlets.config import Config
 from hds_quota.plans import Plans
 
 from .. import settings
+from ..datasets.store import DatasetStore
 from ..deployment import Deployment
 from ..hub_api import HubAPI
 from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
+from ..policy.refusal import Refused
 
 
 @dataclass
@@ -43,9 +45,10 @@ class ProjectAdmin:
                 f"{name!r} cannot be a project name: lowercase letters, digits and hyphens, "
                 "at most 30 characters"
             )
-        problem = self.problems(name, {"properties": properties, "users": members})
-        if problem:
-            raise ValueError(problem)
+        try:  # its dataset may come later: it is imported for the project, once it exists
+            self.rules.parse(name, properties, onboarding=True)
+        except Refused as refused:
+            raise ValueError(str(refused)) from None
         if name in self.api.groups():
             raise ValueError(f"project {name!r} exists already; use `hds project set` to change it")
         existing = {user["name"] for user in self.api.paginate("/users")}
@@ -57,6 +60,16 @@ class ProjectAdmin:
         self.api.request("PUT", f"/groups/{name}/properties", json=properties)
         if members:
             self.api.request("POST", f"/groups/{name}/users", json={"users": members})
+
+    def dataset_version(self, group: dict[str, Any]) -> int | None:
+        """The dataset version the project's members see now (None when it has none)."""
+        reference = (group.get("properties") or {}).get("dataset")
+        if not reference:
+            return None
+        try:
+            return DatasetStore(self.rules.datasets_root).get(str(reference)).version
+        except (ValueError, FileNotFoundError):
+            return None
 
     def project(self, name: str) -> dict[str, Any]:
         group = self.api.groups().get(name)

@@ -20,7 +20,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     create = actions.add_parser("create", help="create a project, checked first")
     create.add_argument("name")
     create.add_argument("--plan", required=True)
-    create.add_argument("--dataset", required=True)
+    create.add_argument(
+        "--dataset",
+        help="the dataset imported for it, NAME or NAME@VERSION (later: import it with "
+        "`hds dataset import`, then `hds project set NAME dataset=...`)",
+    )
     create.add_argument("--image")
     create.add_argument("--expires", help="last day of access, YYYY-MM-DD")
     create.add_argument("--description")
@@ -49,6 +53,9 @@ def cmd_create(args: argparse.Namespace, admin: ProjectAdmin) -> int:
     properties = {k: getattr(args, k) for k in PROPERTIES if getattr(args, k)}
     admin.create(args.name, properties, args.member)
     print(f"project {args.name} created with {len(args.member)} member(s)")
+    if not args.dataset:
+        print(f"next: hds dataset import {args.name} --project {args.name} --spec SPEC FILE..., "
+              f"then hds project set {args.name} dataset={args.name}")  # fmt: skip
     return 0
 
 
@@ -57,6 +64,7 @@ def cmd_show(args: argparse.Namespace, admin: ProjectAdmin) -> int:
     report = {
         "name": args.name,
         "properties": group.get("properties") or {},
+        "dataset_version": admin.dataset_version(group),
         "members": sorted(group.get("users", [])),
         "running": sorted(admin.running(args.name)),
         "problem": admin.problems(args.name, group) or None,

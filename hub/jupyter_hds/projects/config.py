@@ -69,6 +69,7 @@ def configure(c: Config, deployment: Deployment) -> None:
     c.JupyterHub.named_server_limit_per_user = 0
     c.JupyterHub.spawner_class = "hds-docker"
     c.HDSDockerSpawner.prefix = "hds"
+    c.HDSSwarmSpawner.prefix = "hds"  # when an operator turns swarm mode on (docs/scaling.md)
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
     c.JupyterHub.token_expires_in_max_seconds = TOKEN_MAX_SECONDS
     c.Spawner.http_timeout = 60

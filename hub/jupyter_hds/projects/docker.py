@@ -157,8 +157,11 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             # reload or an engine restart are back before the container runs.
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
+        self.record_step("network")
         await asyncio.to_thread(write_resolv_conf, self.deployment.resolv_conf)
-        return await super().create_object()
+        created = await super().create_object()
+        self.record_step("container")
+        return created
 
     async def release_network(self) -> None:
         """Remove the project's network once no server of the project uses it."""

@@ -28,6 +28,7 @@ from ..audit.hub import client_address
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
+from ..terms.check import TermsInForce
 
 ADMIN_SCOPE = "admin:groups"
 COLUMNS = {
@@ -152,8 +153,16 @@ class ProjectsOverviewHandler(ProjectsPage):
             month=str(Month.of(utcnow())),
             gib=gib,
             created=self.get_argument("created", ""),
+            terms=self._terms(projects),
         )
         self.finish(html)
+
+    def _terms(self, projects: list[ProjectFacts]) -> dict[str, list[str]] | None:
+        """Members of each project who have not accepted the terms in force (None: no terms)."""
+        terms = TermsInForce.of(self.settings["config"])
+        if terms.terms is None:
+            return None
+        return {p.name: terms.not_accepted(sorted(p.members)) for p in projects}
 
     def _measures(self, names: list[str]) -> tuple[dict[str, int | None], dict[str, float]]:
         deployment = self.deployment

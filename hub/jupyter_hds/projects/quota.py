@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from jupyterhub import orm
 
-from hds_quota.admission import Occupancy, hours
+from hds_quota.admission import Occupancy
 from hds_quota.ledger import Ledger, server_started, server_stopped, utcnow
-from hds_quota.usage import Month, Usage, gib
+from hds_quota.usage import Month, Usage
 from hds_quota.volumes import ProjectVolumes, StorageError, VolumeTooSmall, VolumeUsage
 
 from ..policy.admission import admit, storage_too_small, storage_unavailable
@@ -72,7 +72,6 @@ class ServerQuota:
         self.ledger = Ledger(deployment.usage)
         self.usage = Usage(self.ledger)
         self.meter_max_age = quotas.compute_check_interval
-        self.notice = ""
 
     @property
     def meter(self) -> ComputeMeter:
@@ -103,12 +102,6 @@ class ServerQuota:
         except BaseException:
             admitted.discard(self.key)
             raise
-        self.notice = (
-            f"Project {name}: {hours(used)} of {hours(plan.cpu_hours_month)} CPU-hours used "
-            f"in {month} ({plan.name} plan); this server counts {plan.cpu:g} CPU-hours per "
-            f"hour and stops when the project's compute runs out. Storage: "
-            f"{gib(volume.used)} of {gib(plan.storage)}."
-        )
         return volume
 
     def _running_others(self, project: str) -> set[str]:

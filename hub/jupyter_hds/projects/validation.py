@@ -41,7 +41,7 @@ class ProjectWrites:
         must be valid and allow its members; members may be added up to the plan's limit,
         and always removed."""
         if change.properties:
-            self.rules.parse(name, properties)
+            self.rules.parse(name, properties, onboarding=True)
         elif not change.members_added:
             return
         try:

@@ -24,12 +24,13 @@ from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
-from .. import events
+from .. import events, i18n
 from ..audit.hub import client_address
 from ..policy.access import ProjectFacts
 from ..policy.projects import is_project
 from ..policy.refusal import Refused
 from ..policy.sharing import ShareRequest, SharingPolicy, share_problem
+from ..policy.text import Text
 from . import revocation
 
 NAME = r"[^/]+"
@@ -73,7 +74,7 @@ class SharingMixin:
     def _check_token(self, owner: str, project: str) -> None:
         """Guests run code as the owner and can read the server's own token: it must not do."""
         if not self.has_scope(f"servers!server={owner}/{project}"):
-            raise Refused("token-scope", "This token may not manage that server.")
+            raise Refused("token-scope", Text("This token may not manage that server."))
 
     def _spawner(self, owner: str, project: str) -> orm.Spawner:
         user = self.find_user(owner)
@@ -86,14 +87,16 @@ class SharingMixin:
             else orm.Group.find(self.db, request.group)
         )
         if found is None:  # the policy checked membership: this is a race with a deletion
-            raise Refused("gone", f"{request.recipient} no longer exists.", status=409)
+            raise Refused("gone", Text("{recipient} no longer exists.",
+                                       recipient=request.recipient), status=409)  # fmt: skip
         return found
 
     def revoke(self, owner: str, project: str, user: str | None, group: str | None) -> bool:
         """Drop a share; its owner, or the user it was granted to, may. True if one went."""
         actor = self.actor()
         if actor not in (owner, user):
-            raise Refused("not-owner", f"Only {owner} can change who shares their server.")
+            raise Refused("not-owner", Text("Only {owner} can change who shares their server.",
+                                            owner=owner))  # fmt: skip
         if actor == owner:  # a recipient leaving needs no more than their own login
             self._check_token(owner, project)
         request = ShareRequest(actor, owner, project, user, group)
@@ -174,7 +177,8 @@ class ShareAPIHandler(SharingMixin, APIHandler):
 
     def _refuse(self, refused: Refused):
         self.set_status(refused.status)
-        self.finish({"status": refused.status, "reason": refused.reason, "message": str(refused)})
+        message = i18n.for_request(self.request).translate(refused)
+        self.finish({"status": refused.status, "reason": refused.reason, "message": message})
 
     async def get(self, owner: str, project: str):
         self._user_or_403()
@@ -231,21 +235,23 @@ class SharingPageHandler(SharingMixin, BaseHandler):
         user = self.get_body_argument("user", None) or None
         group = self.get_body_argument("group", None) or None
         action = self.get_body_argument("action", "")
+        language = i18n.for_request(self.request)
         message, error = "", ""
         try:
             if action == "share":
                 self.grant(ShareRequest(self.actor(), self.current_user.name, project, user, group))
-                message = f"{project}: shared with {user}."
+                message = Text("{project}: shared with {user}.", project=project, user=user)
             elif action == "unshare":
                 owner = self.get_body_argument("owner", self.current_user.name)
                 self.revoke(owner, project, user, group)
-                message = f"{project}: no longer shared with {user}."
+                message = Text("{project}: no longer shared with {user}.", project=project,
+                               user=user)  # fmt: skip
             else:
-                raise Refused("bad-request", "Unknown action.", status=400)
+                raise Refused("bad-request", Text("Unknown action."), status=400)
         except Refused as refused:
             self.set_status(refused.status)
-            error = str(refused)
-        await self._render(message=message, error=error)
+            error = refused.translate(language.gettext, language.ngettext)
+        await self._render(message=language.translate(message), error=error)
 
     async def _render(self, message: str = "", error: str = ""):
         try:
@@ -253,7 +259,7 @@ class SharingPageHandler(SharingMixin, BaseHandler):
             policy.check_hub(self.settings.get("subdomain_host") or "")
             unavailable = ""
         except Refused as refused:
-            unavailable = str(refused)
+            unavailable = i18n.for_request(self.request).translate(refused)
         html = await self.render_template(
             "sharing.html",
             projects=self._project_rows(),

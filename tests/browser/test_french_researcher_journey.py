@@ -1,0 +1,106 @@
+"""A French researcher at the door: the login page, the terms of use to accept, the server
+starting step by step, JupyterLab in French, and her home page with what the plan allows and
+what is used, all in her browser's language (Accept-Language: fr-FR)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from hds_quota.ledger import Ledger, server_started, server_stopped
+from hds_quota.plans import DEFAULT_PLANS, Plan
+from support.audit_record import wait_for
+from support.browser import CONTEXTS, TIMEOUT_MS, person, shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.docker]
+
+USER, PROJECT = "researcher2", "demo-cohort"
+SERVER = f"/user/{USER}/{PROJECT}"
+
+
+def french_login_page(browser: Browser, hub_url: str):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, base_url=hub_url, locale="fr-FR"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    CONTEXTS.append(context)
+    page = context.new_page()
+    page.goto("/hub/login")
+    return page
+
+
+def project_used_this_month(stack) -> None:
+    """What the project used before today: 170 of its plan's 200 CPU-hours (85 %), and an end
+    of access in 10 days, so that both of the home page's warnings show."""
+    plan = Plan.from_config("public", DEFAULT_PLANS["public"])
+    started = datetime.now(UTC) - timedelta(hours=3)
+    ledger = Ledger(stack.state_dir / "usage")
+    ledger.append({**server_started(plan, PROJECT, "researcher", 2, 0, "i"), "cpu": 85},
+                  now=started)  # fmt: skip
+    ledger.append(
+        server_stopped(PROJECT, "researcher", "stopped"), now=started + timedelta(hours=2)
+    )
+    properties = stack.api("GET", f"/groups/{PROJECT}").json()["properties"]
+    ends = (date.today() + timedelta(days=10)).isoformat()
+    response = stack.api(
+        "PUT", f"/groups/{PROJECT}/properties", json={**properties, "expires": ends}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_french_researcher_accepts_the_terms_and_sees_her_usage(stack, chromium):
+    door = french_login_page(chromium, stack.url)
+    expect(door.locator("#hds-login-notice")).to_contain_text("Votre activité y est enregistrée")
+    expect(door.locator("#hds-operator")).to_have_text("Jupyter HDS — démo")
+    expect(door.locator("#login-main")).to_contain_text("Se connecter avec")
+    assert door.evaluate("document.documentElement.lang") == "fr"
+    shoot(door, "door-1-login-in-french")
+
+    project_used_this_month(stack)
+    page = person(chromium, stack.url, USER, locale="fr-FR", accept_terms=False)
+    expect(page.locator("h1")).to_have_text("Vos projets")
+    expect(page.locator("#terms-banner")).to_contain_text("lisez et acceptez la charte")
+    # Not accepted yet: the start is refused, with a link to the terms.
+    page.goto(f"/hub/spawn/{USER}/{PROJECT}")
+    expect(page.locator("body")).to_contain_text("Acceptez la charte d’utilisation")
+    page.locator("#hds-terms-link").click()
+    expect(page.locator("#terms-text")).to_contain_text("En utilisant cette plateforme")
+    expect(page.locator("#terms-version")).to_contain_text("Version 2026-01")
+    shoot(page, "researcher-fr-1-terms-of-use")
+    page.check("#terms-read")
+    page.click("#accept-terms")
+    [accepted] = wait_for(stack, action="terms.accepted", actor=USER)
+    assert accepted["details"]["version"] == "2026-01" and len(accepted["details"]["sha256"]) == 64
+
+    # Accepting goes back to the start it interrupted: the spawn page, step by step.
+    expect(page.locator("#progress-log")).to_contain_text("Stockage prêt", timeout=120_000)
+    page.locator("#progress-details").evaluate("details => details.open = true")
+    expect(page.locator("#progress-log")).to_contain_text("Conteneur démarré", timeout=120_000)
+    expect(page.locator("#progress-log")).to_contain_text("Réseau prêt")
+    shoot(page, "researcher-fr-2-server-starting")
+    page.wait_for_url(f"**{SERVER}/lab**", timeout=120_000)
+
+    # JupyterLab in French: the language pack is in the image.
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Language").click()
+    page.locator(".lm-Menu-itemLabel", has_text="French").click()
+    page.locator(".jp-Dialog-button", has_text="Change and reload").click()
+    french_menu = page.locator(".lm-MenuBar-itemLabel", has_text="Fichier")
+    expect(french_menu).to_be_visible(timeout=120_000)
+    french_menu.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Nouveau lanceur").click()
+    expect(page.locator(".jp-Launcher-sectionTitle").first).to_be_visible()
+    shoot(page, "researcher-fr-3-jupyterlab-in-french")
+
+    page.goto("/hub/home")
+    row = page.locator(f'tr[data-server-name="{PROJECT}"]')
+    expect(page.locator("#terms-banner")).to_have_count(0)
+    expect(page.locator('[data-banner="ending"]')).to_contain_text("dans 10 jours")
+    expect(page.locator('[data-banner="compute"]')).to_contain_text("85\u00a0%")
+    expect(row.locator('[data-gauge="compute"]')).to_have_attribute("data-level", "high")
+    expect(row.locator('[data-gauge="servers"]')).to_contain_text("1 sur 5")
+    expect(row.locator('[data-gauge="storage"]')).to_contain_text("sur 20 Gio")
+    expect(row.get_by_role("button", name="arrêter")).to_be_visible()
+    shoot(page, "researcher-fr-4-home-with-usage")
