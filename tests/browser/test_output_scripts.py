@@ -42,6 +42,10 @@ def test_no_script_from_an_output_runs(stack, chromium):
         "document.addEventListener('securitypolicyviolation', e => console.log("
         "'HDS-CSP ' + e.effectiveDirective + ' ' + e.blockedURI))"
     )
+    documents = []  # pages the browser loaded, with their headers
+    page.on(
+        "response", lambda r: documents.append(r) if r.request.resource_type == "document" else None
+    )
     page.goto("/hub/home")
     page.locator(f'tr[data-server-name="{PROJECT}"]').get_by_role("button", name="start").click()
     page.wait_for_url(f"**{SERVER}/lab**", timeout=120_000)
@@ -73,7 +77,9 @@ def test_no_script_from_an_output_runs(stack, chromium):
     blocked = {v.split()[1] for v in violations}
     assert blocked <= {"script-src-elem", "script-src-attr"}, violations
     assert "script-src-attr" in blocked  # the onerror handler was refused by the policy
-    policy = page.request.get(f"{SERVER}/lab").headers.get("content-security-policy", "")
+    labs = [r for r in documents if f"{SERVER}/lab" in r.url]  # JupyterLab's page as served
+    assert labs, [r.url for r in documents]
+    policy = labs[-1].all_headers().get("content-security-policy", "")
     directives = dict(d.strip().partition(" ")[::2] for d in policy.split(";"))
     assert directives.get("script-src") == "'self' 'unsafe-eval'", policy  # no inline script
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
