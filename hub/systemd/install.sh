@@ -80,6 +80,7 @@ cat >&2 <<MSG
 install: done. Next (docs/operating.md, "Install"):
   - write /etc/jupyter-hds/conf.d/10-site.py (from 10-site.py.example) and the login settings
   - copy /etc/jupyter-hds/backup-password somewhere safe, away from this host
-  - make images; systemctl enable --now jupyter-hds-proxy jupyter-hds-hub jupyter-hds-backup.timer
+  - make images; systemctl enable --now jupyter-hds-proxy jupyter-hds-hub jupyter-hds-backup.timer \
+      jupyter-hds-airlock-purge.timer
   - hds doctor
 MSG

@@ -12,15 +12,17 @@ from support.audit_entries import events
 
 @pytest.fixture
 def mixed(record):
-    """27 entries across two sealed segments and an open one, by three people, over three days."""
-    for day, actor, action, outcome in [
-        ("2025-03-01", "alice", "login", "succeeded"),
-        ("2025-03-02", "bob", "download.blocked", "refused"),
-        ("2025-03-03", "carol", "dataset.read", "allowed"),
+    """27 entries across two sealed segments and an open one, by three people, over three days,
+    in two projects (carol's in cohort-b)."""
+    for day, actor, action, outcome, project in [
+        ("2025-03-01", "alice", "login", "succeeded", "cohort-a"),
+        ("2025-03-02", "bob", "download.blocked", "refused", "cohort-a"),
+        ("2025-03-03", "carol", "dataset.read", "allowed", "cohort-b"),
     ]:
         batch = events(
-            9, action=action, actor=actor, outcome=outcome, time=f"{day}T12:00:00.000000Z"
-        )
+            9, action=action, actor=actor, outcome=outcome, project=project,
+            time=f"{day}T12:00:00.000000Z",
+        )  # fmt: skip
         record.append(batch)
     record.seal_pending()
     return AuditQuery(record.directory)
@@ -39,7 +41,8 @@ def filters(**values):
         ("action-exact", {"action": "login"}, 9),
         ("action-no-partial-word", {"action": "log"}, 0),
         ("outcome", {"outcome": "refused"}, 9),
-        ("project", {"project": "cohort-a"}, 27),
+        ("project", {"project": "cohort-a"}, 18),
+        ("other-project", {"project": "cohort-b"}, 9),
         ("one-day", {"since": "2025-03-02", "until": "2025-03-02"}, 9),
         ("from-day", {"since": "2025-03-02"}, 18),
         ("combined", {"person": "carol", "until": "2025-03-02"}, 0),

@@ -186,6 +186,18 @@ def test_a_release_from_request_to_download(stack, chromium, docker_client, tmp_
     review(checker2, second, "approve")
     expect(checker2.locator("#status")).to_have_text("released")
 
+    # JupyterLab's panel links each approved file to the hub, which hands it out.
+    researcher.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    researcher.locator(".lm-Menu-itemLabel", has_text="Release requests").click()
+    released = panel.locator(".jp-hds-airlock-request", has_text=f"Request {second}: released")
+    links = released.locator("a.jp-hds-airlock-download")
+    expect(links).to_have_count(2)
+    hrefs = sorted(links.nth(i).get_attribute("href") for i in range(2))
+    hub_download = f"{stack.url}/hub/hds/airlock/requests/{second}/download"
+    assert hrefs == [f"{hub_download}/1", f"{hub_download}/2"]
+    expect(released).to_contain_text("Download until")
+    shoot(researcher, "airlock-6b-released-in-jupyterlab")
+
     researcher.goto(f"/hub/hds/airlock/requests/{second}")
     expect(researcher.locator("#status")).to_have_text("released")
     expect(researcher.locator("#comments")).to_contain_text("Fine now.")

@@ -57,7 +57,11 @@ def test_auditor_journey(stack, chromium, researcher_session):
     # A researcher's server (running: researcher_session started it) stays closed to the
     # auditor too: the hub refuses, the server never answers.
     assert stack.api("GET", "/users/researcher").json()["servers"][PROJECT]["ready"]
-    refused = page.goto(f"/user/researcher/{PROJECT}/lab")
+    # Opened at its own origin (a researcher's subdomain), the server sends the auditor to the
+    # hub's OAuth page, which refuses; at the hub's origin, the hub knows no such server for her.
+    assert page.goto(f"/user/researcher/{PROJECT}/lab").status == 404
+    lab = f"http://researcher.hub.localhost:{stack.port}/user/researcher/{PROJECT}/lab"
+    refused = page.goto(lab)
     assert refused.status == 403
     expect(page.locator("body")).to_contain_text(
         f"You do not have permission to access Server at /user/researcher/{PROJECT}/"

@@ -80,8 +80,8 @@ def test_researcher_journey(stack, chromium):
     start_from_home(page)
     new_notebook_with_code(page)
     output = page.locator(".jp-OutputArea-output").first
-    expect(output).to_contain_text("patients=2000", timeout=90_000)
-    expect(output).to_contain_text("tests=6")
+    expect(output).to_contain_text("patients=12000", timeout=90_000)
+    expect(output).to_contain_text("tests=5")
     save_as(page, "analysis.ipynb")
     shoot(page, "researcher-2-notebook-on-the-dataset")
 

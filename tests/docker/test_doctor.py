@@ -38,7 +38,7 @@ def test_doctor_on_a_running_hub(tmp_path, docker_client, capsys):
     """
     hub = RealHub(tmp_path / "state", extra_config=settings).start()
     try:
-        make_dataset(hub, "cohort")
+        make_dataset(hub, "cohort", project="checked")
         make_project(hub, "checked", ["ann"], dataset="cohort")
         assert hub.api("POST", "/users/ann/servers/checked").status_code in (201, 202)
         hub.wait_for_server("ann", "checked")

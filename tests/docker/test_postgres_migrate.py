@@ -44,7 +44,7 @@ def snapshot(hub, tokens):
 def test_a_sqlite_hub_migrated_to_postgresql_keeps_everything(tmp_path, docker_client, postgres):  # noqa: F811
     hub = RealHub(tmp_path, extra_config=EXTRA_CONFIG).start()
     try:
-        make_dataset(hub, "cohort")
+        make_dataset(hub, "cohort", project="keep")
         make_project(hub, "keep", ["ann", "ben"], dataset="cohort", description="moved")
         tokens = {
             user: hub.api("POST", f"/users/{user}/tokens", json={"note": "t"}).json()["token"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support.hub import RealHub, make_dataset
+from support.hub import RealHub
 from support.postgres import postgres, reuse_module  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.docker
@@ -37,7 +37,6 @@ def hub(tmp_path_factory, docker_client, postgres):  # noqa: F811
         extra_config=EXTRA_CONFIG,  # noqa: F821 (from the reused module)
         db_url=postgres.new_database("quota"),
     ).start()
-    make_dataset(hub, "cohort")
     yield hub
     hub.stop()
 

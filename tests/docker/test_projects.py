@@ -212,8 +212,11 @@ def test_container_is_unprivileged_and_limited(running, docker_client):
     assert host["CpuQuota"] == 2 * host["CpuPeriod"]  # public plan: 2 CPUs
     assert host["ReadonlyRootfs"] is True
     assert not host.get("Binds")
-    assert {m["Source"].rsplit("/", 1)[-1] for m in box.attrs["Mounts"] if m["Type"] == "bind"} == {
-        "alpha-data", "shared", "alice",
+    state = running.state_dir
+    assert {(m["Source"], m["Destination"], m["RW"]) for m in box.attrs["Mounts"]} == {
+        (f"{state}/datasets/alpha-data/1", "/home/jovyan/dataset", False),
+        (f"{state}/projects/alpha/shared", "/home/jovyan/shared", True),
+        (f"{state}/projects/alpha/users/alice", "/home/jovyan/work", True),
     }  # fmt: skip
 
 
@@ -306,7 +309,6 @@ class host_listener:
         ("dataset-absolute", {"dataset": "/etc"}, "cannot name a dataset"),
         ("dataset-missing", {"dataset": "nowhere"}, "there is no dataset 'nowhere'"),
         ("other-projects-dataset", {"dataset": "alpha-data"}, "was imported for project 'alpha'"),
-        ("no-dataset", {"dataset": ""}, "set its `dataset` property"),
         ("bad-expiry", {"expires": "next year"}, "YYYY-MM-DD"),
         ("unknown-image", {"image": "ubuntu:latest"}, "allowed image name"),
     ],
@@ -323,7 +325,11 @@ def test_bad_properties_are_refused_when_written(hub, docker_client, case_id, pr
 
 @pytest.mark.parametrize(
     "case_id, message",
-    [("dataset-removed", "there is no dataset"), ("ended", "ended on")],
+    [
+        ("dataset-removed", "there is no dataset"),
+        ("ended", "ended on"),
+        ("no-dataset-yet", "set its `dataset` property"),  # written while its import is due
+    ],
 )
 def test_projects_that_became_invalid_never_start_a_container(hub, docker_client, case_id, message):
     project, dataset = f"was-{case_id}", f"was-{case_id}-data"
@@ -331,6 +337,8 @@ def test_projects_that_became_invalid_never_start_a_container(hub, docker_client
     make_project(hub, project, ["dave"], dataset=dataset)
     if case_id == "dataset-removed":
         shutil.rmtree(folder)
+    elif case_id == "no-dataset-yet":
+        assert hub.api("PUT", f"/groups/{project}/properties", json={"plan": "public"}).ok
     else:
         yesterday = (date.today() - timedelta(days=1)).isoformat()
         properties = {"plan": "public", "dataset": dataset, "expires": yesterday}

@@ -67,9 +67,9 @@ def test_a_backup_restores_a_working_service(tmp_path, docker_client):
     (state / "conf.d" / "20-plans.py").write_text(PLANS)  # the operator's own fragment
     hub = RealHub(state, extra_config=backup_settings(tmp_path)).start()
     try:
-        make_dataset(hub, "cohort", {"patients.csv": b"id,age\n1,40\n"})
+        make_dataset(hub, "cohort", {"patients.csv": b"id,age\n1,40\n"}, project="drill-a")
         make_project(hub, "drill-a", ["ann", "bob"], plan="drill", dataset="cohort")
-        make_project(hub, "drill-b", ["cid"], plan="drill", dataset="cohort", description="b")
+        make_project(hub, "drill-b", ["cid"], plan="drill", description="b")  # its own dataset
         start(hub, "cid", "drill-b")
         as_member(docker_client, "cid", "drill-b", "echo from cid > ~/shared/notes.md")
         assert hub.api("DELETE", "/users/cid/servers/drill-b").status_code in (202, 204)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -19,9 +20,13 @@ from jupyterhub import orm, roles, scopes
 from jupyterhub.tests.mocking import MockSpawner
 from jupyterhub.tests.utils import api_request, async_requests, auth_header, public_url
 
+from jupyter_hds.airlock import retention
 from jupyter_hds.airlock.config import CHECKER_ROLE, TEMPLATES
+from jupyter_hds.airlock.desk import ReleaseDesk
 from jupyter_hds.airlock.handlers import API_HANDLERS, DESK_KEY, REVIEW_SCOPE
 from jupyter_hds.airlock.pages import PAGE_HANDLERS
+from jupyter_hds.airlock.store import ReleaseStore
+from jupyter_hds.policy.airlock import Airlock
 from support.mockhub import make_group_project
 
 pytestmark = pytest.mark.hub
@@ -287,3 +292,29 @@ async def test_the_review_page_shows_files_and_takes_a_decision(hub, recorded):
     assert 'id="cannot-vote"' in voted.text
     assert [(e.action, e.actor) for e in recorded][-1] == ("airlock.changes-requested", "carl")
     await api_request(hub, "users", "eli", "servers", "air-e", method="delete")
+
+
+async def test_a_purged_request_keeps_its_record_and_shows_no_frozen_copy(hub, recorded, state):
+    make_group_project(hub, "air-p", ["pia"])
+    carl, dora = checker(hub, "carl"), checker(hub, "dora")
+    token, work = await server_of(hub, "pia", "air-p")
+    with open(f"{work}/fig.png", "wb") as f:
+        f.write(FIGURE)
+    made = (await ask(hub, token, request_body("air-p", entry("work/fig.png", FIGURE)))).json()
+    for who in (carl, dora):
+        assert (await decide(hub, who, made["id"], "reject", "no")).status_code == 200
+    desk = ReleaseDesk(ReleaseStore(state / "releases"), Airlock())
+    later = datetime.now(UTC) + timedelta(days=91)  # past the default 90 days
+    done = retention.purge(desk.store, Airlock(), later, lambda fields: None)
+    assert made["id"] in [d["target"] for d in done]  # with this module's other finished ones
+
+    cookies = await hub.login_user(carl)
+    page = await async_requests.get(
+        public_url(hub) + f"hub/hds/airlock/requests/{made['id']}", cookies=cookies
+    )
+    assert page.status_code == 200 and 'id="purged"' in page.text
+    assert hashlib.sha256(FIGURE).hexdigest() in page.text  # what was reviewed stays
+    assert "frozen-image" not in page.text
+    image = public_url(hub) + f"hub/hds/airlock/requests/{made['id']}/files/1"
+    assert (await async_requests.get(image, cookies=cookies)).status_code == 410
+    await api_request(hub, "users", "pia", "servers", "air-p", method="delete")

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.hub
 def hub(tmp_path_factory):
     """The shipped config for real, an emitting login and a spawn refusal (no Docker needed)."""
     hub = RealHub(tmp_path_factory.mktemp("audit-hub"), extra_config=EMITTING_LOGIN).start()
-    make_dataset(hub, "demo-cohort")
+    for project in ("demo-cohort", "cohort-a", "cohort-b"):  # a dataset is its project's own
+        make_dataset(hub, project)
     yield hub
     hub.stop()
 
@@ -55,7 +56,7 @@ def test_admin_changes_through_the_rest_api_are_recorded(hub):
     assert api("POST", "/users/bob").status_code == 201
     assert api("PATCH", "/users/bob", json={"name": "robert"}).status_code == 200
     assert api("POST", "/groups/cohort-a").status_code == 201
-    props = {"plan": "private", "dataset": "demo-cohort"}
+    props = {"plan": "private", "dataset": "cohort-a"}
     assert api("PUT", "/groups/cohort-a/properties", json=props).status_code == 200
     assert api("POST", "/groups/cohort-a/users", json={"users": ["robert"]}).status_code == 200
     assert api("DELETE", "/groups/cohort-a/users", json={"users": ["robert"]}).status_code == 200
@@ -96,7 +97,7 @@ def test_admin_panel_changes_name_the_hosting_team_member(hub):
     panel = browser_login(hub, "root")  # the hosting team: the hds-admin role, not a hub admin
     for method, path, body, status in [
         ("POST", "/groups/cohort-b", None, 201),
-        ("PUT", "/groups/cohort-b/properties", {"plan": "public", "dataset": "demo-cohort"}, 200),
+        ("PUT", "/groups/cohort-b/properties", {"plan": "public", "dataset": "cohort-b"}, 200),
         ("PUT", "/hds/users/frank", None, 201),  # the team adds people here (no admin:users)
         ("POST", "/groups/auditors/users", {"users": ["frank"]}, 200),  # frank: an auditor
     ]:

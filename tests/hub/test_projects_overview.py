@@ -15,8 +15,8 @@ pytestmark = pytest.mark.hub
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     hub = RealHub(tmp_path_factory.mktemp("overview"), extra_config=EMITTING_LOGIN).start()
-    for name in ("cohort-data", "second-data"):
-        make_dataset(hub, name)
+    make_dataset(hub, "cohort-data", project="zeta")  # each project's extract, with its key
+    make_dataset(hub, "second-data", project="alpha")
     make_project(hub, "zeta", ["ann", "ben"], dataset="cohort-data", expires="2030-06-30")
     make_project(hub, "alpha", ["cid"], plan="private", dataset="second-data")
     yield hub
@@ -66,12 +66,13 @@ def test_a_researcher_sees_no_overview_and_no_link(hub):
 
 def test_the_form_makes_the_same_group_the_admin_panel_edits(hub):
     session = browser_login(hub, "root")
-    made = form(session, hub, name="gamma", plan="public", dataset="second-data",
+    make_dataset(hub, "gamma-data", project="gamma")  # imported before the project exists
+    made = form(session, hub, name="gamma", plan="public", dataset="gamma-data",
                 expires="2031-01-31", description="Sepsis cohort", members="dan, eve\nfay")  # fmt: skip
     assert made.status_code == 302, made.text
     group = hub.api("GET", "/groups/gamma").json()
     assert sorted(group["users"]) == ["dan", "eve", "fay"]
-    assert group["properties"] == {"plan": "public", "dataset": "second-data",
+    assert group["properties"] == {"plan": "public", "dataset": "gamma-data",
                                    "expires": "2031-01-31", "description": "Sepsis cohort"}  # fmt: skip
     wait_for(hub, action="project.create", target="gamma")
 
@@ -82,7 +83,7 @@ def test_the_form_makes_the_same_group_the_admin_panel_edits(hub):
         ("bad-name", {"name": "Bad_Name"}, "cannot be a project name"),
         ("exists", {"name": "zeta"}, "project 'zeta' exists already"),
         ("bad-plan", {"plan": "pubic"}, "plan 'pubic' is not defined"),
-        ("path-dataset", {"dataset": "../etc"}, "plain folder name"),
+        ("path-dataset", {"dataset": "../etc"}, "not a path"),
         ("too-many", {"plan": "public", "members": " ".join(f"m{i}" for i in range(11))},
          "cannot have 11 members: its plan (public) allows 10"),
     ],
@@ -90,10 +91,11 @@ def test_the_form_makes_the_same_group_the_admin_panel_edits(hub):
 def test_the_form_refuses_what_the_checks_refuse_and_makes_nothing(hub, case_id, values, message):
     session = browser_login(hub, "root")
     name = values.get("name", f"new-{case_id}")
-    fields = {"name": name, "plan": "public", "dataset": "cohort-data", **values}
+    fields = {"name": name, "plan": "public", **values}  # no dataset yet: onboarding allows it
     refused = form(session, hub, **fields)
     assert refused.status_code == 400
-    assert message in refused.text.replace("&#39;", "'")
+    shown = re.search(r'id="new-project-error">([^<]*)<', refused.text)
+    assert shown and message in shown.group(1).replace("&#39;", "'"), refused.text[-2000:]
     if case_id != "exists":
         assert hub.api("GET", f"/groups/{name}").status_code == 404
 

@@ -20,8 +20,8 @@ def hub(tmp_path_factory, postgres):  # noqa: F811
         extra_config=EMITTING_LOGIN,
         db_url=postgres.new_database("overview"),
     ).start()
-    for name in ("cohort-data", "second-data"):
-        make_dataset(hub, name)
+    make_dataset(hub, "cohort-data", project="zeta")
+    make_dataset(hub, "second-data", project="alpha")
     make_project(hub, "zeta", ["ann", "ben"], dataset="cohort-data", expires="2030-06-30")
     make_project(hub, "alpha", ["cid"], plan="private", dataset="second-data")
     yield hub

@@ -21,11 +21,14 @@ ACCESS = "access:servers!server={}/{}"
 
 
 @pytest.fixture
-def hub(app):
+def hub(app, tmp_path):
+    app.config.Deployment.state_dir = str(tmp_path)  # where make_group_project imports datasets
     if not getattr(app, "_hds_sharing_handlers", False):
         # MockHub is already running: tornado puts added routes ahead of the existing ones
         # (and so of JupyterHub's catch-all /api/ 404), as c.JupyterHub.extra_handlers would.
-        app.tornado_application.add_handlers(".*$", app.add_url_prefix(app.hub_prefix, HANDLERS))
+        # add_url_prefix rewrites the list it is given: give it a copy (a second module's hub).
+        handlers = app.add_url_prefix(app.hub_prefix, list(HANDLERS))
+        app.tornado_application.add_handlers(".*$", handlers)
         app._hds_sharing_handlers = True
         revocation.install()
     app.config.SharingPolicy.require_origin_isolation = False

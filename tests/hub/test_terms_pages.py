@@ -34,7 +34,7 @@ c.Branding.logo_file = "{state / 'logo.svg'}"
 c.Branding.terms_file = "{state / 'terms.md'}"
 c.Branding.terms_version = "2026-01"
 """).start()  # fmt: skip
-    make_dataset(hub, "cohort-data")
+    make_dataset(hub, "cohort-data", project="cohort")
     ends = (date.today() + timedelta(days=3)).isoformat()
     make_project(hub, "cohort", ["ann", "ben"], dataset="cohort-data", expires=ends)
     plan = Plan.from_config("public", DEFAULT_PLANS["public"])

@@ -87,6 +87,7 @@ def test_authorization_code_flow_with_pkce_and_nonce_logs_in(hub, provider):
 
 def test_admin_comes_from_the_provider_groups_claim(hub):
     assert Browser(hub).login("admin").status_code == 302
+    assert Browser(hub).login("researcher").status_code == 302  # in the provider's groups too
     # The hosting team is the hds-admins group (admin panel, no access to researchers'
     # servers), never JupyterHub's all-powerful admin flag.
     assert hub.api("GET", "/users/admin").json()["admin"] is False

@@ -18,7 +18,8 @@ from support.hub import ROOT
 from support.install import install, relocated, service
 
 UNITS = ("jupyter-hds-hub.service", "jupyter-hds-proxy.service",
-         "jupyter-hds-backup.service", "jupyter-hds-backup.timer")  # fmt: skip
+         "jupyter-hds-backup.service", "jupyter-hds-backup.timer",
+         "jupyter-hds-airlock-purge.service", "jupyter-hds-airlock-purge.timer")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ export interface IReleaseRequest {
 }
 
 export interface IReleasedFile {
+  number: number;
   path: string;
   size: number;
   sha256: string;
@@ -33,6 +34,7 @@ export interface IRequestSummary {
   status: string;
   purpose: string;
   created: string;
+  expires: string | null;
   files: IReleasedFile[];
   comments: unknown[];
 }

@@ -1,6 +1,7 @@
 /**
  * "Release requests": this person's requests for this project, their status and comments.
  */
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { Widget } from '@lumino/widgets';
 
 import { IRequestSummary, listRequests } from './api';
@@ -29,6 +30,21 @@ function commentText(comment: unknown): string {
     return who.length ? `${who.join(', ')}: ${text}` : text;
   }
   return String(comment);
+}
+
+/**
+ * The hub's address for a released file. The hub serves it (and records the download), at
+ * its own origin when user servers have theirs (`hubHost`), never this server.
+ */
+export function downloadUrl(requestId: string, number: number): string {
+  const hub = PageConfig.getOption('hubHost') + PageConfig.getOption('hubPrefix');
+  return URLExt.join(
+    hub || '/hub/',
+    'hds/airlock/requests',
+    encodeURIComponent(requestId),
+    'download',
+    String(number)
+  );
 }
 
 export class RequestsPanel extends Widget {
@@ -70,11 +86,26 @@ export class RequestsPanel extends Widget {
 
   private _render(request: IRequestSummary): HTMLElement {
     const s = this._s;
+    const released = request.status === 'released';
     const rows = (request.files ?? []).map(file =>
       element(
         'tr',
         {},
-        element('td', {}, file.path),
+        element(
+          'td',
+          {},
+          released
+            ? element('a', {
+                className: 'jp-hds-airlock-download',
+                href: downloadUrl(request.id, file.number),
+                target: '_blank',
+                rel: 'noopener noreferrer',
+                title: s.downloadHelp,
+                textContent: file.path,
+                ariaLabel: s.download(file.path)
+              })
+            : file.path
+        ),
         element('td', {}, String(file.size)),
         element('td', { title: file.sha256 }, (file.sha256 ?? '').slice(0, 12) + '…')
       )
@@ -96,7 +127,10 @@ export class RequestsPanel extends Widget {
         element('dt', {}, s.purpose),
         element('dd', {}, request.purpose ?? ''),
         element('dt', {}, s.created),
-        element('dd', {}, request.created ?? '')
+        element('dd', {}, request.created ?? ''),
+        ...(released && request.expires
+          ? [element('dt', {}, s.releaseEnds), element('dd', {}, request.expires)]
+          : [])
       ),
       element(
         'table',
@@ -119,7 +153,8 @@ export class RequestsPanel extends Widget {
       comments.length
         ? element('ul', {}, ...comments.map(c => element('li', {}, commentText(c))))
         : element('p', {}, s.noComments),
-      resubmit
+      // Only a request the checkers sent back is replaced by a new version.
+      ...(request.status === 'changes-requested' ? [resubmit] : [])
     );
   }
 

@@ -88,7 +88,12 @@ export function strings(trans: TranslationBundle) {
     fileSha256: trans.__('SHA-256'),
     comments: trans.__('Reviewers’ comments'),
     noComments: trans.__('No comments yet.'),
-    resubmit: trans.__('Submit a new version…')
+    resubmit: trans.__('Submit a new version…'),
+    releaseEnds: trans.__('Download until'),
+    download: (path: string) => trans.__('Download the approved %1', path),
+    downloadHelp: trans.__(
+      'The hub hands out exactly the bytes the checkers approved, and records the download.'
+    )
   };
 }
 

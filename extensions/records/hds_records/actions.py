@@ -159,6 +159,7 @@ CATALOGUE: tuple[Action, ...] = (
     Action("airlock.changes-requested", ANSWERED, HUB, "an output checker asked for changes"),
     Action("airlock.released", ANSWERED, HUB, "approved files were released to the requester"),
     Action("airlock.downloaded", ANSWERED, HUB, "the requester downloaded released files"),
+    Action("airlock.purged", DONE, COMMAND, "a finished request's frozen copies were deleted"),
     # The audit record itself.
     Action("audit.start", DONE, AUDIT, "the audit service started"),
     Action(

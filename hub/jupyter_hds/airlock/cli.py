@@ -2,14 +2,28 @@
 
 Needs JUPYTERHUB_API_URL (e.g. http://127.0.0.1:8081/hub/api) and JUPYTERHUB_API_TOKEN, a
 token of an output checker (the `output-checker` role): decisions are recorded in their name.
+`hds airlock purge` is the hosting team's, on the hub's host: it deletes the frozen copies of
+finished requests after c.Airlock.keep_days (a daily timer in a production install).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
+from typing import Any
 
+from traitlets.config import Config
+
+from .. import settings
+from ..audit.inbox import Inbox
+from ..audit.intake import new_event
+from ..audit.operator import operator
+from ..deployment import Deployment
 from ..hub_api import HubAPI
+from ..policy.airlock import Airlock
+from . import retention
+from .store import ReleaseStore
 
 DECISIONS = {"approve": "approve", "reject": "reject", "request-changes": "request-changes"}
 
@@ -37,6 +51,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         decide.add_argument("id")
         decide.add_argument("--comment", "-m", default="", help="read by the requester")
         decide.set_defaults(func=cmd_decide, decision=DECISIONS[name])
+    purge = actions.add_parser(
+        "purge", help="delete the frozen copies of requests finished c.Airlock.keep_days ago "
+        "(on the hub's host; each deletion recorded)",
+    )  # fmt: skip
+    purge.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    purge.set_defaults(func=cmd_purge)
 
 
 def cmd_list(args: argparse.Namespace, api: HubAPI | None = None) -> int:
@@ -67,4 +87,30 @@ def cmd_decide(args: argparse.Namespace, api: HubAPI | None = None) -> int:
     votes = f"{answer['votes_in']}/{answer['approvals_required']} votes"
     print(f"{answer['id']}: your vote ({args.decision}) is recorded; the request is now "
           f"{answer['status']} ({votes})")  # fmt: skip
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    deployment = Deployment(state_dir=args.state_dir)
+    try:
+        config = settings.load(deployment.settings_file)
+    except settings.SettingsMissing:
+        config = Config()  # the defaults, before the hub's first start
+    actor, kind = operator("hds-airlock-purge")
+    inbox = Inbox(deployment.audit)
+
+    def record(fields: dict[str, Any]) -> None:
+        inbox.put([new_event("airlock.purged", actor, kind, "succeeded", **fields)],
+                  source="airlock-purge")  # fmt: skip
+
+    store = ReleaseStore(deployment.releases)
+    done = retention.purge(store, Airlock(config=config), datetime.now(UTC), record,
+                           dry_run=args.dry_run)  # fmt: skip
+    verb = "would delete" if args.dry_run else "deleted"
+    for fields in done:
+        files = ", ".join(f["path"] for f in fields["details"]["files"])
+        print(f"{fields['target']}\t{fields['project']}\t{fields['details']['status']}\t"
+              f"{verb}: {files}")  # fmt: skip
+    if not done:
+        print("no frozen copy is due for deletion")
     return 0

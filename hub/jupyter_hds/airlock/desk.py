@@ -293,6 +293,7 @@ class ReleaseDesk:
             "replaced_by": record["replaced_by"],
             "share_with_project": record["share_with_project"],
             "expires": record["expires"],
+            "purged": record.get("purged"),
             "files": [
                 {"number": f["number"], "path": f["path"], "size": f["size"], "sha256": f["sha256"]}
                 for f in record["files"]

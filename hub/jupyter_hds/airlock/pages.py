@@ -130,6 +130,8 @@ class RequestPage(AirlockPageMixin, BaseHandler):
 
     def _previews(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         rules = record["rules"]
+        if record.get("purged"):  # the frozen copies are gone (hds airlock purge)
+            return []
         shown = []
         for entry in record["files"]:
             blob = self.desk.store.blob(record["id"], entry["number"])
@@ -172,6 +174,9 @@ class FrozenFile(AirlockPageMixin, BaseHandler):
         kind = INLINE_TYPES.get(Path(entry["path"]).suffix.lower()) if entry else None
         if kind is None:
             raise web.HTTPError(404, "No such image or PDF in this request.")
+        if record.get("purged"):
+            raise web.HTTPError(410, f"The frozen copies of {request_id} were deleted on "
+                                f"{record['purged'][:10]}.")  # fmt: skip
         data = self.desk.store.blob(request_id, int(number)).read_bytes()
         self.set_header("Content-Type", kind)
         self.set_header("Content-Security-Policy", FILE_CSP)

@@ -74,6 +74,13 @@ class ReleaseStore:
         """The frozen bytes of a request's file `number` (from 1)."""
         return self.folder(request_id) / FILES / str(number)
 
+    def delete_files(self, request_id: str) -> None:
+        """Delete a request's frozen copies (its record stays)."""
+        files = self.folder(request_id) / FILES
+        for blob in files.iterdir():
+            blob.unlink()
+        _fsync(files)
+
     def load(self, request_id: str) -> dict[str, Any]:
         path = self.folder(request_id) / RECORD
         try:

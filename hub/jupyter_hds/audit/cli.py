@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from ..deployment import Deployment
 from .entry import FIELDS
 from .inbox import Inbox
 from .intake import new_event
+from .operator import operator
 from .query import AuditQuery, Filters, csv_cell
 from .report import CSV_HEADER, RULES, AccessReport, Report, build, csv_rows, duration
 from .report import parse_request as parse_report_request
@@ -126,7 +125,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise SystemExit(f"hds audit report: {error}") from None
     directory = _directory(args)
     rules = AccessReport(config=_settings(args))
-    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    who, _ = operator()
     event = new_event("audit.access-report", who, "admin", "allowed", project=project,
                       target=str(month), details={"month": str(month), "format": "command",
                                                   "time_zone": rules.time_zone})  # fmt: skip

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from pathlib import Path
 
 from ..audit.inbox import Inbox
+from ..audit.operator import operator
 from ..deployment import Deployment
 from ..hub_api import HubAPI
 from ..policy.projects import is_project
@@ -48,11 +47,6 @@ def project_exists(name: str) -> bool:
     return group is not None and is_project(group.get("properties") or {})
 
 
-def actor() -> str:
-    """Who runs the command: the admin behind sudo, else the account."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     deployment = Deployment()
     spec = Path(args.spec)
@@ -64,7 +58,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         project=args.project,
         spec_text=spec.read_text(encoding="utf-8"),
         inputs=tuple(Path(f) for f in args.files),
-        actor=actor(),
+        actor=operator()[0],
         force=args.force,
         rotate_key=args.rotate_key,
     )

@@ -377,6 +377,20 @@ def visible_votes(review: Review, viewer: str) -> tuple[Vote, ...]:
     return tuple(v for v in review.votes if v.checker == viewer)
 
 
+def files_kept_until(
+    status: str, ended: datetime | None, expires: datetime | None, keep_days: int
+) -> datetime | None:
+    """When a request's frozen copies may be deleted; None while it may still be reviewed,
+    resubmitted or downloaded, or when copies are kept (`keep_days` 0)."""
+    if keep_days == 0:
+        return None
+    if status == RELEASED and expires is not None:
+        return expires + timedelta(days=keep_days)
+    if status in (REJECTED, WITHDRAWN) and ended is not None:
+        return ended + timedelta(days=keep_days)
+    return None
+
+
 def check_download(
     review: Review, person: str, facts: ProjectFacts | None, now: datetime, today: date
 ) -> None:
@@ -449,6 +463,13 @@ class Airlock(LoggingConfigurable):
         7, help="Days an approved release can be downloaded, from its approval."
     ).tag(config=True)
 
+    keep_days = Integer(
+        90,
+        help="""Days the frozen copies of a finished request are kept after it ended (its
+        release's end, its rejection or withdrawal); `hds airlock purge` then deletes them.
+        Its record stays: file names, sizes, sha256, votes and comments. 0: keep them.""",
+    ).tag(config=True)
+
     members_may_review = Bool(
         False,
         help="""Let output checkers who are members of a project review its requests (never
@@ -461,7 +482,7 @@ class Airlock(LoggingConfigurable):
         hex digits): a column of them is flagged as identifiers.""",
     ).tag(config=True)
 
-    @validate("threshold", "rounding")
+    @validate("threshold", "rounding", "keep_days")
     def _not_negative(self, proposal):
         if proposal.value < 0:
             raise TraitError(f"Airlock.{proposal.trait.name} is {proposal.value}; write 0 or more")

@@ -23,12 +23,14 @@ from hds_quota.plans import Plan, Plans
 from hds_quota.usage import Month, Usage, gib
 from hds_quota.volumes import ProjectVolumes, StorageError
 
-from .. import events
+from .. import events, i18n
 from ..audit.hub import client_address
 from ..deployment import Deployment
 from ..policy.access import ProjectFacts, project_problem
 from ..policy.projects import PROJECT_NAME, ProjectRules, ProjectSettings, is_project
+from ..policy.refusal import Refused
 from ..terms.check import TermsInForce
+from .validation import Change, ProjectWrites
 
 ADMIN_SCOPE = "admin:groups"
 COLUMNS = {
@@ -222,11 +224,12 @@ class NewProjectHandler(ProjectsPage):
             raise ValueError(f"project {name!r} exists already; change it in the admin panel")
         properties = {k: form[k] for k in ("plan", "dataset", "expires", "description") if form[k]}
         members = sorted({m for m in form["members"].replace(",", " ").split() if m})
-        problem = project_problem(
-            self.rules(), None, name, ProjectFacts.of(name, properties, members), date.today()
-        )
-        if problem:
-            raise ValueError(problem)
+        try:  # the checks the hub runs on every write of a project (a dataset may come later)
+            ProjectWrites(self.settings["config"]).check(
+                name, properties, len(members), Change(properties=True, members_added=True)
+            )
+        except Refused as refused:
+            raise ValueError(i18n.for_request(self.request).translate(refused)) from None
         return name, properties, members
 
     async def _create(self, name: str, properties: dict[str, str], members: list[str]) -> None:

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ..policy.projects import Project
 
 
+# Past this share of a plan's monthly compute, admission reads the ledger afresh.
+NEAR_BUDGET = 0.9
+
+
 class ComputeMeter:
     """Compute used this month by every project: one ledger scan for all of a hub's servers,
     at most once per `max_age` seconds (values lag running servers by as much)."""
@@ -47,10 +51,15 @@ class ComputeMeter:
             cls._meters[key] = cls(usage, max_age)
         return cls._meters[key]
 
-    async def used(self, project: str) -> tuple[float, Month]:
+    async def used(self, project: str, budget: float | None = None) -> tuple[float, Month]:
+        """CPU-hours `project` used this month. Read again, whatever the cache's age, when
+        the cached figure is near `budget`: a start right after the compute watch stopped
+        the project's servers must not be admitted on a figure from before."""
         month = Month.of(utcnow())
         async with self._lock:
-            if month != self._month or time.monotonic() - self._at >= self.max_age:
+            cached = self._values.get(project, 0.0)
+            near = budget is not None and cached >= NEAR_BUDGET * budget
+            if near or month != self._month or time.monotonic() - self._at >= self.max_age:
                 self._values = await asyncio.to_thread(self.usage.cpu_hours_by_project, month)
                 self._month, self._at = month, time.monotonic()
         return self._values.get(project, 0.0), month
@@ -91,7 +100,7 @@ class ServerQuota:
         admitted = self._admitted.setdefault(name, set())
         admitted.add(self.key)  # in the same step as the count above
         try:
-            used, month = await self.meter.used(name)
+            used, month = await self.meter.used(name, plan.cpu_hours_month)
             admit(project, Occupancy(running, members, used, None, month))
             volume = await self._mount(project)
             admit(project, Occupancy(running, members, used, volume.used, month))
