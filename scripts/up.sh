@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the demo provider, then the hub in the foreground with the demo project (called by `make up`).
+# Run the demo provider and the public proxy, then the hub in the foreground with the demo
+# project (called by `make up`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +44,19 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
-jupyterhub -f hub/jupyterhub_config.py &
+# The public proxy runs apart from the hub, as jupyter-hds-proxy.service does in production:
+# the hub uses it and never starts its own (docs/operating.md, "Restarts").
+export CONFIGPROXY_AUTH_TOKEN=${CONFIGPROXY_AUTH_TOKEN:-$(secret_file "$state/proxy_auth_token")}
+python3 -m jupyter_hds.operations.proxy >"$state/proxy.log" 2>&1 &
+proxy=$!
+trap 'kill $provider $proxy ${hub_pid:-} 2>/dev/null; wait $provider $proxy ${hub_pid:-} 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  grep -q "Proxy API at" "$state/proxy.log" && break
+  kill -0 $proxy 2>/dev/null || { cat "$state/proxy.log"; exit 1; }
+  sleep 0.2
+done
+
+jupyterhub -f hub/jupyterhub_config.py --ConfigurableHTTPProxy.should_start=False &
 hub_pid=$!
 for _ in $(seq 300); do
   python3 -c "import urllib.request as u; u.urlopen('$HDS_PUBLIC_URL/hub/api/', timeout=1)" 2>/dev/null && break

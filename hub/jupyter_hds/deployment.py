@@ -36,8 +36,9 @@ class Deployment(LoggingConfigurable):
 
     hub_port = Integer(
         8081,
-        help="""Port of the hub's own API. It listens on loopback and on the project
-        networks' gateways only: user servers reach it there, nothing else does.""",
+        help="""Port of the hub's own API. User servers reach it at their project network's
+        gateway; the host firewall (chain HDS-INPUT) refuses it on every other interface but
+        loopback.""",
     ).tag(config=True)
 
     ports = Dict(
@@ -146,6 +147,12 @@ class Deployment(LoggingConfigurable):
     def releases(self) -> Path:
         """The airlock's release area: frozen copies of files asked to leave, and decisions."""
         return self.state / "releases"
+
+    @property
+    def resolv_conf(self) -> Path:
+        """The resolv.conf user servers get: no resolver they can reach (their network has
+        no route out), so a name lookup fails at once."""
+        return self.state / "container-resolv.conf"
 
     @property
     def terms_acceptances(self) -> Path:

@@ -22,6 +22,10 @@ LOCKED_PLUGINS = [
     "@jupyterlab/apputils-extension:print",
     "@jupyterlab/pluginmanager-extension:plugin",
     "@jupyterlab/extensionmanager-extension:plugin",
+    # Output renderers that run code an output carries (docs/security.md): application/javascript
+    # (eval) and Vega specs (expressions compiled to functions, data fetched from the origin).
+    "@jupyterlab/javascript-extension:factory",
+    "@jupyterlab/vega5-extension:factory",
 ]
 # Every server extension in the image. A new one may add routes that hand out file bytes:
 # review it against docs/data-guard.md before adding it here.

@@ -48,6 +48,9 @@ class DemoStack(RealHub):
     def command(self) -> tuple[list[str], Path]:
         return [str(ROOT / "scripts" / "up.sh")], ROOT
 
+    def start_proxy(self, timeout: float = 30) -> None:
+        """scripts/up.sh starts the proxy itself (with the token RealHub passes it)."""
+
     def environment(self) -> dict[str, str]:
         return {
             **super().environment(),

@@ -1,4 +1,8 @@
-"""A real JupyterHub process running the shipped config, plus a test fragment in $HDS_CONFIG_DIR."""
+"""A real JupyterHub process running the shipped config, plus a test fragment in $HDS_CONFIG_DIR.
+
+Its public proxy runs apart from it, as in production (jupyter-hds-proxy.service): the hub can
+be stopped, killed and started again behind a proxy that keeps its routes.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,10 @@ import time
 from pathlib import Path
 from textwrap import dedent
 
+import docker
 import requests
+
+from jupyter_hds.projects import firewall
 
 from .datasets import write_dataset
 from .docker_engine import RUN_PREFIX
@@ -46,6 +53,44 @@ def wait_for_http(process: subprocess.Popen, url: str, timeout: float, name: str
     raise TimeoutError(f"{name} did not answer {url} within {timeout} s:\n{log()}")
 
 
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (the hub's services)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid):
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _signal_group(group: int, number: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, number)
+
+
+def _wait_group(group: int, timeout: float) -> bool:
+    """Wait until no process of `group` is left; False when time ran out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,10 +115,15 @@ class RealHub:
         self.audit_port, self.usage_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = secrets.token_hex(16)
+        self.proxy_token = secrets.token_hex(32)
         self.extra_config = extra_config
         self.env = env or {}
         self.log_path = state_dir / "hub.log"
+        self.proxy_log_path = state_dir / "proxy.log"
         self.process: subprocess.Popen | None = None
+        self.proxy: subprocess.Popen | None = None
+        self.hub_pids: list[int] = []  # every hub process this object started
+        self.answered_at = 0.0  # when the last start_hub saw the hub answer
 
     def write_config(self) -> None:
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -96,21 +146,67 @@ class RealHub:
             (self.config_dir / "50-test-extra.py").write_text(dedent(self.extra_config))
 
     def command(self) -> tuple[list[str], Path]:
-        """What to run, and where."""
-        return [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)], self.state_dir
+        """What to run, and where: the hub, using the proxy that runs apart (start_proxy)."""
+        hub = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)]
+        return [*hub, "--ConfigurableHTTPProxy.should_start=False"], self.state_dir
 
     def environment(self) -> dict[str, str]:
         return {
             **os.environ,
             "HDS_STATE_DIR": str(self.state_dir),
             "HDS_CONFIG_DIR": str(self.config_dir),
+            "CONFIGPROXY_AUTH_TOKEN": self.proxy_token,
             "PATH": f"{ROOT / 'node_modules' / '.bin'}:{Path(sys.executable).parent}:"
             f"{os.environ['PATH']}",
             **self.env,
         }
 
     def start(self, timeout: float = 60) -> RealHub:
+        """The proxy (unless it runs already), then the hub; both answering."""
         self.write_config()
+        try:
+            self.start_proxy()
+            self.start_hub(timeout)
+        except BaseException:
+            self.stop()  # never leave a hub (and its proxy, services) behind
+            raise
+        return self
+
+    def start_proxy(self, timeout: float = 30) -> None:
+        """configurable-http-proxy in its own session, started the way its systemd unit does."""
+        if self.proxy is not None and self.proxy.poll() is None:
+            return
+        self.proxy = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_hds.operations.proxy"],
+            cwd=self.state_dir,
+            env=self.environment(),
+            stdout=self.proxy_log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while self.proxy_routes() is None:
+            if self.proxy.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the proxy did not start:\n{self.proxy_log()}")
+            time.sleep(0.2)
+
+    def proxy_routes(self) -> dict | None:
+        """The proxy's routing table (None while its API does not answer)."""
+        try:
+            response = requests.get(
+                f"http://127.0.0.1:{self.proxy_api_port}/api/routes",
+                headers={"Authorization": f"token {self.proxy_token}"},
+                timeout=5,
+            )
+        except requests.RequestException:
+            return None
+        return response.json() if response.ok else None
+
+    def start_hub(self, timeout: float = 60) -> None:
+        """The hub process alone (the proxy runs already), answering through the proxy, its
+        services started and its signal handlers set (JupyterHub's last start-up step)."""
+        started = self._running_marks()
+        deadline = time.monotonic() + timeout
         command, cwd = self.command()
         self.process = subprocess.Popen(
             command,
@@ -120,38 +216,94 @@ class RealHub:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.hub_pids.append(self.process.pid)
+        wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
+        self.answered_at = time.monotonic()  # the hub's API answers through the proxy
+        while self._running_marks() == started:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the hub did not finish starting:\n{self.log()}")
+            time.sleep(0.1)
+
+    def _running_marks(self) -> int:
+        if not self.log_path.exists():
+            return 0
+        return self.log_path.read_text(errors="replace").count("JupyterHub is now running")
+
+    def stop_hub(self, timeout: float = 60) -> float:
+        """SIGTERM to the hub process only, as systemd stops its unit; the seconds it took.
+
+        The hub stops its services itself; servers and the proxy keep running.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return 0.0
+        start = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
         try:
-            wait_for_http(self.process, f"{self.url}/hub/api/", timeout, "the hub", self.log)
-        except BaseException:
-            self.stop()  # never leave a hub (and its proxy, services) behind
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_hub()
             raise
-        return self
+        return time.monotonic() - start
+
+    def kill_hub(self, grace: float = 2) -> list[int]:
+        """`kill -9` of the hub process; then, as systemd does with the unit's control group,
+        SIGKILL to what it started that is still there after `grace` seconds (returned)."""
+        if self.process is None:
+            return []
+        services = _children(self.process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait()
+        deadline = time.monotonic() + grace
+        while any(map(_alive, services)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in services if _alive(pid)]
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return left
+
+    def stop_proxy(self, timeout: float = 10) -> None:
+        if self.proxy is None:
+            return
+        _signal_group(self.proxy.pid, signal.SIGTERM)
+        if not _wait_group(self.proxy.pid, timeout):
+            _signal_group(self.proxy.pid, signal.SIGKILL)
+        self.proxy.wait()
 
     def stop(self, timeout: float = 60, unmount: bool = True) -> None:
-        """SIGTERM to the whole process group (hub, proxy, services), then wait for all of it.
+        """Stop the hub (its whole process group), its proxy and, with `unmount`, what they
+        leave behind: the hub's servers (containers) and project volumes.
 
-        `unmount` also unmounts project volumes the hub left (a hub killed, or run with
-        cleanup_servers = False).
+        `unmount=False` leaves the servers running with their volumes mounted, for a hub that
+        starts again.
         """
-        if self.process is None:
-            return
-        group = self.process.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.process.poll()
-            try:
-                os.killpg(group, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.2)
-        else:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
+        if self.process is not None:
+            group = self.process.pid
+            _signal_group(group, signal.SIGTERM)
+            if not _wait_group(group, timeout):
+                _signal_group(group, signal.SIGKILL)
             self.process.wait()
+        self.stop_proxy()
+        for pid in self.hub_pids:
+            with contextlib.suppress(firewall.FirewallError):
+                firewall.forget_hub_port(self.hub_port, pid)
         if unmount:
+            self.remove_servers()
             self.unmount_volumes()
+
+    def remove_servers(self) -> None:
+        """Remove the containers of this hub's servers (the hub leaves them running)."""
+        try:
+            client = docker.from_env()
+            client.ping()
+        except Exception:  # no engine (hub tier): this hub started no server
+            return
+        api_url = f":{self.hub_port}/hub/api"
+        for container in client.containers.list(all=True, filters={"name": RUN_PREFIX}):
+            env = container.attrs.get("Config", {}).get("Env") or []
+            if any(e.startswith("JUPYTERHUB_API_URL=") and api_url in e for e in env):
+                container.remove(force=True)
 
     def unmount_volumes(self) -> None:
         """Unmount project volumes under this hub's state folder."""
@@ -165,6 +317,11 @@ class RealHub:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
+
+    def proxy_log(self, tail: int = 50) -> str:
+        if not self.proxy_log_path.exists():
+            return ""
+        return "\n".join(self.proxy_log_path.read_text(errors="replace").splitlines()[-tail:])
 
     def api(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
         headers = {"Authorization": f"token {token or self.token}"}

@@ -17,7 +17,7 @@ HEALTHY = {
     "images": {"jupyter-hds/singleuser:latest": True},
     "disk": (50 * 1024**3, 100 * 1024**3),
     "volumes": Volumes({"/srv/state/projects/alpha": "alpha"}, {"alpha": ["jupyter-ann--alpha"]}),
-    "firewall": Firewall(True, True, {"hds0123456789ab": 0}),
+    "firewall": Firewall(True, True, {"hds0123456789ab": 0}, True),
     "audit": Audit(True, 4711, [], 2.0),
     "last_backup": NOW - timedelta(hours=20),
 }
@@ -127,24 +127,31 @@ def test_a_healthy_host_has_no_problem_and_says_what_it_checked():
         ),
         (
             "no chain",
-            {"firewall": Firewall(False, False, {})},
+            {"firewall": Firewall(False, False, {}, False)},
             "firewall",
             "HDS-INPUT chain is missing: containers may reach every host port",
             "iptables -N HDS-INPUT",
         ),
         (
             "no jump",
-            {"firewall": Firewall(True, False, {})},
+            {"firewall": Firewall(True, False, {}, True)},
             "firewall",
             "INPUT does not use HDS-INPUT",
             "iptables -I INPUT 1 -j HDS-INPUT",
         ),
         (
             "rules lost",
-            {"firewall": Firewall(True, True, {"hdsa": 3, "hdsb": 0})},
+            {"firewall": Firewall(True, True, {"hdsa": 3, "hdsb": 0}, True)},
             "firewall",
             "hdsa (3 rule(s))",
             "start them again",
+        ),
+        (
+            "hub port open",
+            {"firewall": Firewall(True, True, {"hdsa": 0}, False)},
+            "firewall",
+            "the hub's API port is open to every interface",
+            "restart jupyter-hds-hub",
         ),
         (
             "chain broken",

@@ -41,6 +41,7 @@ class Firewall:
     chain: bool  # HDS-INPUT exists
     jump: bool  # INPUT sends to it
     missing: dict[str, int]  # bridge of a running project network -> rules missing
+    guarded: bool  # a running hub's guard refuses its API port to all but loopback, bridges
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,13 @@ def check_firewall(rules: Firewall) -> list[Finding]:
             "network's rules; a firewall reload drops them)"
         )
         return [problem("firewall", f"rules missing for running project networks: {names}", fix)]
+    if not rules.guarded:
+        message = "the hub's API port is open to every interface: no running hub's guard"
+        fix = (
+            "restart jupyter-hds-hub (it closes its API port to all but loopback and the "
+            "project bridges as it starts)"
+        )
+        return [problem("firewall", message, fix)]
     return ok("firewall", f"HDS-INPUT in place; {len(rules.missing)} project network(s) closed")
 
 

@@ -127,7 +127,8 @@ class HostProbe:
             )
             for bridge in bridges
         }
-        return Firewall(chain, jump, missing)
+        guarded = firewall.hub_port_guarded(self.deployment.hub_port)
+        return Firewall(chain, jump, missing, guarded)
 
     # -- the record and the backups -------------------------------------------------------
 

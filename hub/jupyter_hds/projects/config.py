@@ -74,6 +74,9 @@ def configure(c: Config, deployment: Deployment) -> None:
     c.JupyterHub.token_expires_in_max_seconds = TOKEN_MAX_SECONDS
     c.Spawner.http_timeout = 60
     c.Spawner.start_timeout = 120
+    # Servers outlive the hub: a restart (upgrade, new plan, crash) leaves them running, and
+    # the hub finds them at its next start (docs/operating.md, "Restarts").
+    c.JupyterHub.cleanup_servers = False
     # The home page lists the user's projects.
     c.JupyterHub.default_url = "/hub/home"
     set_template_path(c, home.TEMPLATES)

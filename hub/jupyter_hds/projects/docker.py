@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
+from pathlib import Path
 from typing import ClassVar
 
+import requests
+from docker.errors import DockerException
 from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
@@ -17,6 +22,32 @@ from .spawner import ProjectSpawnerMixin
 from .storage import ProjectStorage
 
 HOME = "/home/jovyan"
+# What docker-py raises when the engine is away (its socket gone, a restart).
+ENGINE_AWAY = (DockerException, requests.ConnectionError, OSError)
+# Project networks have no route out, yet Docker's embedded DNS (127.0.0.11 in a container on
+# a user-defined network) forwards names it does not know to the host's resolvers, and from
+# the host's own namespace when they are on loopback (CVE-2024-29018; Debian 12's docker.io
+# 20.10 has no fix): a way out, one name at a time. A resolver named for the container (`Dns`)
+# is asked from inside the container instead, where 127.0.0.1:53 answers nothing; and the
+# container's own resolv.conf names that address directly, so that a lookup fails at once
+# rather than after the embedded DNS's silence (2 x 5 s).
+DNS = ["127.0.0.1"]
+RESOLV_CONF = """# Jupyter HDS: user servers resolve no names (their network has no way out).
+nameserver 127.0.0.1
+options timeout:1 attempts:1
+"""
+
+
+def write_resolv_conf(path: Path) -> None:
+    """Write the user servers' resolv.conf (world-readable) unless it is there already."""
+    if path.exists() and path.read_text() == RESOLV_CONF:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staged = tempfile.mkstemp(dir=path.parent, prefix=path.name)
+    with os.fdopen(handle, "w") as file:
+        file.write(RESOLV_CONF)
+    os.chmod(staged, 0o644)
+    os.replace(staged, path)
 
 
 class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
@@ -91,6 +122,8 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
              "read_only": False},
             {"type": "bind", "source": str(storage.work), "target": f"{HOME}/work",
              "read_only": False},
+            {"type": "bind", "source": str(self.deployment.resolv_conf),
+             "target": "/etc/resolv.conf", "read_only": True},
         ]  # fmt: skip
         self.environment = {**self.environment, "HDS_PROJECT": project.name}
         self.extra_create_kwargs = {
@@ -125,6 +158,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
         self.record_step("network")
+        await asyncio.to_thread(write_resolv_conf, self.deployment.resolv_conf)
         created = await super().create_object()
         self.record_step("container")
         return created
@@ -146,11 +180,29 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
 
     async def run_post_stop_hook(self):
         # Runs after every stop, also of a server that died (JupyterHub skips stop() then).
-        if not self._stopped_by_hub:
-            await self.record_exit()
-        self._stopped_by_hub = False
-        await self.release_network()
+        # The steps that need the engine must not keep the ledger and the volume from being
+        # closed (the mixin's hook, last) when the engine goes away during a restart.
+        try:
+            if not self._stopped_by_hub:
+                await self._engine_step(self.record_exit, "record how it ended")
+            await self._engine_step(self.release_network, "release its network")
+        finally:
+            self._stopped_by_hub = False
         return await super().run_post_stop_hook()
+
+    async def _engine_step(self, step, what: str) -> None:
+        """Run a clean-up `step`; if the engine stops answering (a restart), log and go on.
+
+        What is left is taken care of later: the server's next start removes its old
+        container (DockerSpawner does, with `remove`), and finds its network in place.
+        """
+        try:
+            await step()
+        except ENGINE_AWAY as error:
+            self.log.warning(
+                "could not %s for %s: the Docker engine did not answer (%s); its next start "
+                "cleans up", what, self._log_name, error,
+            )  # fmt: skip
 
     async def record_exit(self) -> None:
         """Record how a container that ended by itself (crashed, killed) ended; remove it.
@@ -161,12 +213,18 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         """
         try:
             container = await self.get_object()
-        except Exception:  # the engine is unreachable: nothing to read, nothing to remove
-            self.log.exception("could not inspect %s after it stopped", self.container_name)
+        except ENGINE_AWAY as error:  # JupyterHub saw it ended; how, the engine cannot say now
+            self.log.warning("could not inspect %s: %s", self.container_name, error)
+            self._emit_exited({"Error": f"not inspected, the engine did not answer: {error}"})
             return
         state = (container or {}).get("State") or {}
         if not state or state.get("Running"):
             return
+        self._emit_exited(state)
+        if self.remove:
+            await self.remove_object()
+
+    def _emit_exited(self, state: dict) -> None:
         code, oom = state.get("ExitCode"), bool(state.get("OOMKilled"))
         self.exit_reason = "exited"
         events.emit(
@@ -182,8 +240,6 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
                 "finished_at": state.get("FinishedAt"),
             },
         )
-        if self.remove:
-            await self.remove_object()
 
     @classmethod
     def _networks_lock(cls) -> asyncio.Lock:
@@ -199,6 +255,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     def _docker(self, method, *args, **kwargs):
         if method == "create_container":
             kwargs = self.hardening.apply(kwargs)
+            kwargs["host_config"]["Dns"] = list(DNS)  # no lookup leaves through the engine
             # A container that dies is kept until the hub has noticed, so that record_exit can
             # read how it ended; then it is removed, as `remove` asks.
             kwargs["host_config"]["AutoRemove"] = False

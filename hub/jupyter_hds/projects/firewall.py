@@ -1,7 +1,9 @@
-"""Host firewall for project networks: containers reach the hub's API port, nothing else."""
+"""Host firewall: project containers reach the hub's API port and nothing else of the host, and
+nothing but loopback and the project bridges reaches the hub's API port."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -9,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 CHAIN = "HDS-INPUT"
+BRIDGE_TAG = "hds:"  # + bridge: the rules of one project network's bridge
+HUB_TAG = "hds-hub:"  # + port:pid: the hub API port closed, for the hub with that pid
 
 
 class FirewallError(RuntimeError):
@@ -35,9 +39,13 @@ def _ensure_chain(tool: str) -> None:
         _run(tool, "-I", "INPUT", "1", "-j", CHAIN)
 
 
+def _present(tool: str, rule: list[str]) -> bool:
+    return _run(tool, "-C", CHAIN, *rule, check=False).returncode == 0
+
+
 def rules_for(bridge: str, hub_port: int, ipv6: bool = False) -> list[list[str]]:
     """The rules for one project bridge: replies and the hub API in, everything else dropped."""
-    tag = ["-m", "comment", "--comment", f"hds:{bridge}"]
+    tag = ["-m", "comment", "--comment", f"{BRIDGE_TAG}{bridge}"]
     if ipv6:
         # Project networks have no IPv6: nothing from them reaches the host that way.
         return [["-i", bridge, *tag, "-j", "DROP"]]
@@ -48,26 +56,122 @@ def rules_for(bridge: str, hub_port: int, ipv6: bool = False) -> list[list[str]]
     ]
 
 
+def hub_port_rules(hub_port: int, owner: int) -> list[list[str]]:
+    """The hub API port refused on every interface but loopback, for the hub whose pid is `owner`.
+
+    Kept at the end of the chain: each project bridge's rules, above, let its containers in
+    first. Refused with a reset, as a port nobody listens on would be.
+    """
+    tag = ["-m", "comment", "--comment", f"{HUB_TAG}{hub_port}:{owner}"]
+    return [
+        ["!", "-i", "lo", "-p", "tcp", "--dport", str(hub_port), *tag,
+         "-j", "REJECT", "--reject-with", "tcp-reset"],
+    ]  # fmt: skip
+
+
 def close_bridge(bridge: str, hub_port: int) -> None:
-    """Let containers on `bridge` reach only the hub's port on the host (idempotent)."""
+    """Let containers on `bridge` reach only the hub's port on the host (idempotent).
+
+    Run by the hub at every server start, so it also puts back the hub port's guard.
+    """
     for tool in _tools():
         _ensure_chain(tool)
-        _prune(tool, lambda tagged: not Path("/sys/class/net", tagged).exists())
-        for rule in rules_for(bridge, hub_port, ipv6=tool == "ip6tables"):
-            if _run(tool, "-C", CHAIN, *rule, check=False).returncode != 0:
-                _run(tool, "-A", CHAIN, *rule)
+        _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and not _interface_exists(tagged))
+        rules = rules_for(bridge, hub_port, ipv6=tool == "ip6tables")
+        if not all(_present(tool, rule) for rule in rules):
+            # All of a bridge's rules, in order, ahead of the hub port's guard.
+            _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
+            for rule in reversed(rules):
+                _run(tool, "-I", CHAIN, "1", *rule)
+    guard_hub_port(hub_port)
 
 
 def forget_bridge(bridge: str) -> None:
     """Remove the rules of a bridge whose network is gone."""
     for tool in _tools():
-        _prune(tool, lambda tagged: tagged == bridge)
+        _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
 
 
-def _prune(tool: str, doomed: Callable[[str], bool]) -> None:
-    """Delete the chain's rules whose bridge `doomed` selects (rules of vanished bridges, say)."""
+def guard_hub_port(hub_port: int) -> None:
+    """Refuse the hub's API port to every interface but loopback and the project bridges.
+
+    Idempotent; the rule names this process (the hub) and goes when a later hub finds that
+    process gone, so a restarted hub leaves one guard and a killed one leaves its port closed.
+    """
+    owner = os.getpid()
+    for tool in _tools():
+        _ensure_chain(tool)
+        for rule in hub_port_rules(hub_port, owner):
+            if not _present(tool, rule):
+                _run(tool, "-A", CHAIN, *rule)
+        _prune(tool, lambda kind, tagged: kind == HUB_TAG and not _owner_alive(tagged))
+
+
+def guard_starting_hub(hub_port: int) -> None:
+    """`guard_hub_port` from the hub's config page, in the hub that is starting only.
+
+    The page runs before the hub binds its port; tools and tests that read the page (outside
+    a JupyterHub application) leave the host's firewall alone.
+    """
+    from jupyterhub.app import JupyterHub
+
+    if JupyterHub.initialized():
+        guard_hub_port(hub_port)
+
+
+def hub_port_guarded(hub_port: int) -> bool:
+    """Whether a running hub's guard refuses `hub_port` on every interface but loopback (for
+    `hds doctor`: the guard of a hub that is gone does not count)."""
+    for tool in _tools():
+        owners = {
+            int(tagged.rpartition(":")[2])
+            for tagged in _tags(tool, HUB_TAG)
+            if tagged.startswith(f"{hub_port}:") and _owner_alive(tagged)
+        }
+        if not any(_present(tool, hub_port_rules(hub_port, o)[0]) for o in owners):
+            return False
+    return True
+
+
+def forget_hub_port(hub_port: int, owner: int) -> None:
+    """Remove the guard the hub with pid `owner` set on `hub_port` (tests' hubs, when done)."""
+    for tool in _tools():
+        _prune(tool, lambda kind, tagged: kind == HUB_TAG and tagged == f"{hub_port}:{owner}")
+
+
+def _interface_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def _owner_alive(tagged: str) -> bool:
+    """Whether the hub named by a guard's tag (`port:pid`) still runs."""
+    pid = tagged.rpartition(":")[2]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _tags(tool: str, kind: str) -> list[str]:
+    """The values of the chain's tags of `kind` (a *_TAG)."""
+    words = [w for line in _run(tool, "-S", CHAIN, check=False).stdout.splitlines()
+             for w in shlex.split(line)]  # fmt: skip
+    return [w[len(kind) :] for w in words if w.startswith(kind)]
+
+
+def _prune(tool: str, doomed: Callable[[str, str], bool]) -> None:
+    """Delete the chain's rules whose tag `doomed(kind, value)` selects (kind: a *_TAG)."""
     for line in _run(tool, "-S", CHAIN, check=False).stdout.splitlines():
         words = shlex.split(line)
-        tags = [w[len("hds:") :] for w in words if w.startswith("hds:")]
-        if words[:1] == ["-A"] and tags and doomed(tags[0]):
-            _run(tool, "-D", *words[1:], check=False)
+        if words[:1] != ["-A"]:
+            continue
+        for word in words:
+            kind = next((k for k in (HUB_TAG, BRIDGE_TAG) if word.startswith(k)), None)
+            if kind and doomed(kind, word[len(kind) :]):
+                _run(tool, "-D", *words[1:], check=False)
+                break
