@@ -56,17 +56,8 @@ lock: venv ## recompile the pinned requirements after editing a requirements*.in
 screenshots: venv docker images ## regenerate docs/screenshots/ from the browser journeys
 	HDS_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/pytest tests/browser $(PYTEST_ARGS)
 
-bench: venv docker images ## benchmarks that print figures (spawn, audit, report, usage, volumes, import, backup, capacity, stops, hub restarts)
-	$(BIN)/python tests/benchmarks/bench_spawn.py
-	$(BIN)/python tests/benchmarks/bench_audit.py $(BENCH_ARGS)
-	$(BIN)/python tests/benchmarks/bench_report.py
-	$(BIN)/python tests/benchmarks/bench_usage.py
-	$(BIN)/python tests/benchmarks/bench_usage_volumes.py
-	$(BIN)/python tests/benchmarks/bench_import.py --rows 10000000
-	$(BIN)/python tests/benchmarks/bench_backup.py
-	$(BIN)/python tests/benchmarks/bench_capacity.py --servers 20
-	$(BIN)/python tests/benchmarks/bench_stops.py
-	$(BIN)/python tests/benchmarks/bench_restart.py
+bench: venv docker images ## run the benchmarks and write their figures to docs/benchmarks.md (BENCH_ONLY="spawn audit" reruns some)
+	$(BIN)/python tests/benchmarks/collect.py --audit-args "$(BENCH_ARGS)" $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
 
 install: ## install the hub under systemd: /opt/jupyter-hds, /etc/jupyter-hds, /var/lib/jupyter-hds (PREFIX, DESTDIR)
 	scripts/ensure-host.sh

@@ -1,130 +1,160 @@
 """Spawn benchmark: a project server through Jupyter HDS vs plain DockerSpawner vs a bare `docker run`.
 
-Same image, same machine, one run, sequential spawns. Prints the median seconds from spawn
-request to a server answering, and the ratios. Run: `make bench` (or this file with the venv's
-python, after `make images`).
+Same image, same machine, one run. The three setups:
+- ours: the shipped hub (`tests/support/hub.py` RealHub: the HDS config, its services), a
+  project with one member;
+- plain: JupyterHub with plain DockerSpawner and only what it needs (`harness.PlainHub`, the
+  config is written there), servers on Docker's default bridge;
+- bare: `docker run IMAGE jupyter server` on the default bridge.
+Every start is watched the same way (`harness.Probe`): the engine's create and start events,
+then the server's `/api/status` polled every 50 ms at the container, then through the proxy.
+Rounds take turns (ours, plain, bare, ours, ...), so load from elsewhere falls on all three;
+the first round warms caches and is dropped. Prints medians, p95, the ratios, each server's
+CPU seconds when it answered, and where the time goes (request -> container created ->
+started -> answering -> through the proxy).
+
+Run: `make bench` (or this file with the venv's python, after `make images`).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import docker
-import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import (  # noqa: E402
+    IMAGE,
+    EngineEvents,
+    PlainHub,
+    Probe,
+    Results,
+    Start,
+    bare_start,
+    hub_start,
+    hub_stop,
+    median,
+    percentile,
+    remove_container,
+)
+
 from support import docker_engine  # noqa: E402
 from support.docker_engine import RUN_PREFIX  # noqa: E402
 from support.hub import RealHub, make_dataset, make_project  # noqa: E402
 
-IMAGE = os.environ.get("HDS_SINGLEUSER_IMAGE", "jupyter-hds/singleuser:latest")
+SETUPS = ("ours", "plain", "bare")
+LABELS = {"ours": "jupyter-hds project server", "plain": "plain DockerSpawner",
+          "bare": "bare docker run"}  # fmt: skip
 
 
-def time_hub_spawns(hub: RealHub, user: str, server: str, rounds: int) -> list[float]:
-    times = []
-    for _ in range(rounds):
-        began = time.perf_counter()
-        response = hub.api("POST", f"/users/{user}/servers/{server}")
-        response.raise_for_status()
-        hub.wait_for_server(user, server)
-        url = f"{hub.url}/user/{user}/{server}/api/status"
-        while not requests.get(url, headers={"Authorization": f"token {hub.token}"}, timeout=10).ok:
-            time.sleep(0.05)
-        times.append(time.perf_counter() - began)
-        hub.api("DELETE", f"/users/{user}/servers/{server}").raise_for_status()
-        hub.wait_for_server(user, server, ready=False)
-    return times
-
-
-def hds_spawns(workdir: Path, rounds: int) -> list[float]:
-    hub = RealHub(workdir / "hds").start()
+def run_rounds(rounds: int, workdir: Path, client: docker.DockerClient,
+               probe: Probe) -> dict[str, list[Start]]:  # fmt: skip
+    """`rounds` + 1 starts of each setup, taking turns; the first of each dropped."""
+    ours = RealHub(workdir / "ours").start()
+    plain = None
     try:
-        make_dataset(hub, "bench-data", project="bench")
-        make_project(hub, "bench", ["ann"], dataset="bench-data")
-        return time_hub_spawns(hub, "ann", "bench", rounds)
+        make_dataset(ours, "bench-data", project="bench")
+        make_project(ours, "bench", ["ann"], dataset="bench-data")
+        plain = PlainHub(workdir / "plain").start()
+        plain.api("POST", "/users/ann")
+        starts: dict[str, list[Start]] = {s: [] for s in SETUPS}
+        for number in range(rounds + 1):
+            for setup in SETUPS:
+                if setup == "bare":
+                    name = f"{RUN_PREFIX}-bare-{number}"
+                    start = bare_start(client, probe, name, LABELS[setup])
+                    remove_container(client, name)
+                else:
+                    hub = ours if setup == "ours" else plain
+                    start = hub_start(hub, probe, "ann", "bench", LABELS[setup])
+                    hub_stop(hub, "ann", "bench")
+                if start.error:
+                    raise SystemExit(f"{setup} round {number} failed: {start.error}\n"
+                                     f"{(ours if setup == 'ours' else plain).log(40)}")  # fmt: skip
+                if number:
+                    starts[setup].append(start)
+                print(f"  round {number}{' (warm-up)' if not number else ''} {setup:5s} "
+                      f"answers {start.direct:.2f} s, proxy "
+                      f"{'-' if start.proxy is None else f'{start.proxy:.2f} s'}", flush=True)  # fmt: skip
+        return starts
     finally:
-        hub.stop()
+        ours.stop()
+        if plain:
+            plain.stop()
 
 
-def plain_dockerspawner_spawns(workdir: Path, rounds: int) -> list[float]:
-    hub = RealHub(workdir / "plain")
-    hub.extra_config = f"""
-        c.JupyterHub.spawner_class = "docker"
-        c.DockerSpawner.image = "{IMAGE}"
-        c.DockerSpawner.prefix = "{RUN_PREFIX}"
-        c.DockerSpawner.remove = True
-        c.DockerSpawner.pull_policy = "never"
-        c.DockerSpawner.network_name = "bridge"
-        c.DockerSpawner.use_internal_ip = True
-        c.DockerSpawner.hub_connect_url = "http://172.17.0.1:{hub.hub_port}"
-        # No project guard: these servers belong to no project.
-        c.JupyterHub.services = [s for s in c.JupyterHub.services if s["name"] != "project-guard"]
-        c.JupyterHub.load_roles = [r for r in c.JupyterHub.load_roles if r["name"] != "project-guard"]
-    """
-    hub.start()
-    # The hub closes its API port to every interface but loopback and project bridges; these
-    # servers are on Docker's default bridge: let that one in for the benchmark.
-    rule = ["-i", "docker0", "-p", "tcp", "--dport", str(hub.hub_port), "-j", "ACCEPT"]
-    subprocess.run(["iptables", "-w", "-I", "HDS-INPUT", "1", *rule], check=True)
-    try:
-        hub.api("POST", "/users/ann")
-        return time_hub_spawns(hub, "ann", "bench", rounds)
-    finally:
-        subprocess.run(["iptables", "-w", "-D", "HDS-INPUT", *rule], check=False)
-        hub.stop()
+def report(starts: dict[str, list[Start]], rounds: int, results: Results) -> None:
+    def figure(setup: str, attribute: str, fraction: float = 0.5) -> float | None:
+        values = [getattr(s, attribute) for s in starts[setup] if getattr(s, attribute) is not None]
+        return percentile(values, fraction) if values else None
 
+    def cell(value: float | None, digits: int = 2) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
 
-def bare_docker_runs(client: docker.DockerClient, rounds: int) -> list[float]:
-    times = []
-    for index in range(rounds):
-        name = f"{RUN_PREFIX}-bare-{index}"
-        began = time.perf_counter()
-        box = client.containers.run(
-            IMAGE, ["jupyter", "server", "--ip=0.0.0.0", "--IdentityProvider.token=bench"],
-            name=name, detach=True, remove=True, network="bridge",
-        )  # fmt: skip
-        box.reload()
-        url = f"http://{box.attrs['NetworkSettings']['IPAddress']}:8888/api/status?token=bench"
-        while True:
-            try:
-                if requests.get(url, timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        times.append(time.perf_counter() - began)
-        box.stop(timeout=5)
-    return times
+    rows = []
+    for setup in SETUPS:
+        rows.append([LABELS[setup], cell(figure(setup, "direct")), cell(figure(setup, "direct", .95)),
+                     cell(figure(setup, "proxy")), cell(figure(setup, "proxy", .95)),
+                     cell(figure(setup, "cpu"))])  # fmt: skip
+    results.table(
+        f"Spawn request -> server answering /api/status (s), {rounds} rounds after a warm-up, "
+        f"polled every 50 ms",
+        ["setup", "at the container, median", "p95", "through the proxy, median", "p95",
+         "server CPU s at answer"], rows)  # fmt: skip
+    steps = []
+    for setup in SETUPS:
+        done = starts[setup]
+        created = median(s.created for s in done)
+        started = median(s.started - s.created for s in done)
+        answering = median(s.direct - s.started for s in done)
+        proxied = median(s.proxy - s.direct for s in done) if done[0].proxy is not None else None
+        steps.append([LABELS[setup], cell(created), cell(started), cell(answering), cell(proxied)])
+    results.table("Where the time goes (medians, s)",
+                  ["setup", "request -> container created", "created -> started",
+                   "started -> answering", "answering -> through the proxy"], steps)  # fmt: skip
+    ours, plain, bare = (figure(s, "direct") for s in SETUPS)
+    ours_proxy, plain_proxy = figure("ours", "proxy"), figure("plain", "proxy")
+    ratios = {
+        "ours / plain, through the proxy": ours_proxy / plain_proxy,
+        "ours / plain, at the container": ours / plain,
+        "ours through the proxy / bare": ours_proxy / bare,
+        "ours at the container / bare": ours / bare,
+    }
+    results.table("Ratios (medians)", ["", "ratio"], [[k, f"{v:.2f}"] for k, v in ratios.items()])
+    results.figures.update({
+        "ours_proxy_s": ours_proxy, "plain_proxy_s": plain_proxy, "bare_s": bare,
+        "ours_direct_s": ours, "plain_direct_s": plain,
+        "server_cpu_s": figure("ours", "cpu"), "bare_cpu_s": figure("bare", "cpu"),
+        **{k: v for k, v in ratios.items()},
+    })  # fmt: skip
+    results.goal(f"ours <= plain DockerSpawner (through the proxy: x{ratios['ours / plain, through the proxy']:.2f})",
+                 ratios["ours / plain, through the proxy"] <= 1.0)  # fmt: skip
+    results.goal(f"ours <= 1.3 x a bare docker run (through the proxy: x{ratios['ours through the proxy / bare']:.2f})",
+                 ratios["ours through the proxy / bare"] <= 1.3)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
     client = docker_engine.connect()
-    subprocess.run(["docker", "image", "inspect", IMAGE], check=True, capture_output=True)
+    client.api.inspect_image(IMAGE)
+    results = Results("spawn", f"Spawn: one server, ours vs plain DockerSpawner vs bare (image {IMAGE})",
+                      f"python tests/benchmarks/bench_spawn.py --rounds {args.rounds}")  # fmt: skip
+    events = EngineEvents(client)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            workdir = Path(folder)
-            results = {
-                "jupyter-hds project server": hds_spawns(workdir, args.rounds),
-                "plain DockerSpawner": plain_dockerspawner_spawns(workdir, args.rounds),
-                "bare docker run": bare_docker_runs(client, args.rounds),
-            }
+            starts = run_rounds(args.rounds, Path(folder), client, Probe(events))
     finally:
+        events.close()
         docker_engine.remove_objects(client, only_dead=False)
-    bare = statistics.median(results["bare docker run"])
-    print(f"spawn request -> server answering, {args.rounds} sequential rounds, image {IMAGE}")
-    for label, times in results.items():
-        median = statistics.median(times)
-        print(f"  {label:28s} median {median:6.2f} s  (min {min(times):.2f}, max {max(times):.2f})"
-              f"  x{median / bare:.2f} of bare docker run")  # fmt: skip
+    report(starts, args.rounds, results)
+    results.note("bare runs `jupyter server` (no hub to answer to); the hubs' servers run the "
+                 "image's `jupyterhub-singleuser`, which checks each request's token with the hub")  # fmt: skip
+    results.save()
     return 0
 
 

@@ -37,10 +37,10 @@ SERVER_EXTENSIONS = {
     "hds_airlock",
     "jupyter_server_fileid",
     "jupyter_server_ydoc",
-    "jupyter_lsp",
     "jupyter_server_terminals",
     "jupyterlab",
-    "notebook_shim",
+    # jupyter_lsp and notebook_shim are turned off in the image (etc/jupyter): no language
+    # server, no classic-notebook extension; they only cost start-up time.
 }
 
 PAGE_CONFIG = """

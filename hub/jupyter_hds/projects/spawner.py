@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from jupyterhub import orm
 from jupyterhub.spawner import SpawnException
-from jupyterhub.utils import maybe_future
+from jupyterhub.utils import maybe_future, url_path_join
 from traitlets import HasTraits, default
 
 from hds_quota.admission import hours
@@ -36,6 +36,7 @@ from ..policy.text import Text
 from ..terms.check import PAGE as TERMS_PAGE
 from ..terms.check import TermsInForce
 from ..terms.store import Acceptances
+from .answering import until_answering
 from .quota import ServerQuota
 from .storage import ProjectStorage
 
@@ -154,8 +155,10 @@ class ProjectSpawnerMixin(HasTraits):
             ),
         }
         try:
+            began = asyncio.get_running_loop().time()
             started = await super().start()  # type: ignore[misc]
             self.record_step("started")
+            await self.wait_answering(started, began)
             return started
         except BaseException as error:  # a timeout cancels the start: record that too
             events.emit(
@@ -167,6 +170,20 @@ class ProjectSpawnerMixin(HasTraits):
                 details={"error": f"{type(error).__name__}: {error}"[:500]},
             )
             raise
+
+    async def wait_answering(self, started: Any, began: float) -> None:
+        """Poll the new server every 50 ms until it answers (`answering`), within the hub's
+        `http_timeout` and what is left of its `start_timeout`; the hub's own wait follows."""
+        if self.internal_ssl or not isinstance(started, tuple):
+            return  # the hub's own wait alone (its certificates; a URL we do not parse)
+        ip, port = started
+        url = url_path_join(f"http://{ip}:{port}", self.server.base_url, "api")
+        left = self.start_timeout - (asyncio.get_running_loop().time() - began) - 5
+
+        async def alive() -> bool:
+            return await self.poll() is None
+
+        await until_answering(url, max(0.0, min(self.http_timeout, left)), alive)
 
     def check_terms(self) -> None:
         """Refuse a start until the owner accepted the terms of use in force (if any)."""
