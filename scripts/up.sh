@@ -36,13 +36,24 @@ DEMO_OIDC_PORT=$port DEMO_OIDC_CLIENTS="$state/demo-oidc/clients.json" \
   node demo/oidc-provider/server.mjs >"$state/demo-oidc/provider.log" 2>&1 &
 provider=$!
 trap 'kill $provider ${hub_pid:-} 2>/dev/null; wait $provider ${hub_pid:-} 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  if python3 -c "import urllib.request as u; u.urlopen('$HDS_DEMO_OIDC_ISSUER/.well-known/openid-configuration', timeout=1)" 2>/dev/null; then
-    break
-  fi
-  kill -0 $provider 2>/dev/null || { cat "$state/demo-oidc/provider.log"; exit 1; }
-  sleep 0.2
-done
+# wait_for WHAT PID LOG CHECK...: until CHECK succeeds (180 s at most, a loaded machine
+# included); a process that ends, or a wait that runs out, stops `make up` with its log.
+wait_for() {
+  local what=$1 pid=$2 log=$3 deadline=$((SECONDS + 180))
+  shift 3
+  until "$@" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "up: the $what stopped while starting:" >&2; [ -f "$log" ] && cat "$log" >&2; exit 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      echo "up: the $what did not answer within 180 s:" >&2; [ -f "$log" ] && cat "$log" >&2; exit 1
+    fi
+    sleep 0.2
+  done
+}
+answers() { python3 -c "import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)" "$1"; }
+wait_for "demo identity provider" $provider "$state/demo-oidc/provider.log" \
+  answers "$HDS_DEMO_OIDC_ISSUER/.well-known/openid-configuration"
 
 # The public proxy runs apart from the hub, as jupyter-hds-proxy.service does in production:
 # the hub uses it and never starts its own (docs/operating.md, "Restarts").
@@ -50,19 +61,11 @@ export CONFIGPROXY_AUTH_TOKEN=${CONFIGPROXY_AUTH_TOKEN:-$(secret_file "$state/pr
 python3 -m jupyter_hds.operations.proxy >"$state/proxy.log" 2>&1 &
 proxy=$!
 trap 'kill $provider $proxy ${hub_pid:-} 2>/dev/null; wait $provider $proxy ${hub_pid:-} 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "Proxy API at" "$state/proxy.log" && break
-  kill -0 $proxy 2>/dev/null || { cat "$state/proxy.log"; exit 1; }
-  sleep 0.2
-done
+wait_for proxy $proxy "$state/proxy.log" grep -q "Proxy API at" "$state/proxy.log"
 
 jupyterhub -f hub/jupyterhub_config.py --ConfigurableHTTPProxy.should_start=False &
 hub_pid=$!
-for _ in $(seq 300); do
-  python3 -c "import urllib.request as u; u.urlopen('$HDS_PUBLIC_URL/hub/api/', timeout=1)" 2>/dev/null && break
-  kill -0 $hub_pid 2>/dev/null || { wait $hub_pid; exit 1; }
-  sleep 0.2
-done
+wait_for hub $hub_pid "" answers "$HDS_PUBLIC_URL/hub/api/"  # its log is on this terminal
 
 # The demo dataset, the way a hosting team makes one: a raw extract (synthetic French
 # identities) pseudonymised by `hds dataset import` for the demo project, with its spec.

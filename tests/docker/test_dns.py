@@ -212,7 +212,7 @@ def test_with_the_spawners_settings_no_query_leaves_and_lookups_fail_at_once(
     mount = docker.types.Mount("/etc/resolv.conf", str(conf), type="bind", read_only=True)
     seen = lookup(private_engine, internal_network, "hds", dns=DNS, mounts=[mount])
     assert seen["lookup"] == "gaierror", seen
-    assert seen["seconds"] < 1, seen
+    assert seen["seconds"] < 3, seen  # at once: Docker's resolver retries for 10 s
     assert seen["direct"] == "TimeoutError", seen  # the embedded DNS asked nobody outside
     assert not [q for q in private_engine.queries if q.startswith("hds.")], private_engine.queries
 
@@ -234,7 +234,7 @@ def test_a_user_server_carries_the_settings_and_fails_lookups_at_once(hub, docke
     code, output = box.exec_run(["python3", "-c", LOOKUP, "server"], user="1000:1000")
     assert code == 0, output
     seen = json.loads(output)
-    assert seen["lookup"] == "gaierror" and seen["seconds"] < 1, seen
+    assert seen["lookup"] == "gaierror" and seen["seconds"] < 3, seen
     assert seen["direct"] == "TimeoutError", seen
     assert box.attrs["HostConfig"]["Dns"] == DNS
     code, output = box.exec_run(["cat", "/etc/resolv.conf"], user="1000:1000")

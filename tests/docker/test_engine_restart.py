@@ -2,7 +2,7 @@
 while the engine comes back; the hub records the servers it lost and starts them again cleanly.
 
 This test stops and starts the engine other tests use. It waits until no container but its
-own exists and no other docker-tier pytest runs (HDS_ENGINE_WAIT seconds, 1200 by default),
+own exists and no other docker-tier pytest runs (HDS_ENGINE_WAIT seconds, 300 by default),
 and fails, naming them, if they stay; it never restarts the engine less than a minute after
 the last restart; it starts it again with scripts/ensure-docker.sh, as `make` does.
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.docker
 
 SERVERS = [f"{RUN_PREFIX}-ann--east", f"{RUN_PREFIX}-bob--west"]
 STAMP = Path("/var/tmp/hds-engine-restart.stamp")  # when a test last restarted the engine
-WAIT = float(os.environ.get("HDS_ENGINE_WAIT", "1200"))
+WAIT = float(os.environ.get("HDS_ENGINE_WAIT", "300"))
 PORT = 8888
 # Command lines of what drives the engine besides pytest.
 DRIVERS = ("tests/benchmarks/", "images/build.py", "docker build", "scripts/up.sh", "make up")
