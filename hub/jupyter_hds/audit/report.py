@@ -143,7 +143,8 @@ class AccessReport(LoggingConfigurable):
         return {
             "refusal-burst": f"{self.refusal_burst} or more refused attempts to take data out "
             f"(downloads, exports, raw reads, copies or moves of dataset files, release "
-            f"downloads, the day's browser budget) by one person within {self.refusal_burst_minutes} minutes.",
+            "downloads, the day's browser budget) by one person within "
+            f"{self.refusal_burst_minutes} minutes.",
             "night-reads": f"dataset files opened outside working hours ({self.working_hours}, "
             f"{self.time_zone}); the reads of one night are one anomaly.",
             "new-files": f"{self.new_files_burst} or more dataset files that the person had "
