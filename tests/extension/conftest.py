@@ -9,6 +9,7 @@ suite's async tests run under pytest-asyncio), and the server runs on pytest-asy
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import sys
@@ -51,11 +52,27 @@ def shipped_server_config() -> dict:
     files = [SHIPPED_CONFIG / "jupyter_server_config.json"]
     files += sorted((SHIPPED_CONFIG / "jupyter_server_config.d").glob("*.json"))
     config: dict = {}
-    for path in files:
-        for section, values in json.loads(path.read_text()).items():
-            config.setdefault(section, {}).update(values)
+    for path in files:  # merged key by key at every depth, as Jupyter merges them
+        merge(config, json.loads(path.read_text()))
     config["ServerApp"].pop("root_dir")  # the test's own home folder instead
+    # The image's extensions whose packages this tier has: the collaboration extension needs
+    # jupyter-collaboration, installed in the image only (the docker tier runs it).
+    extensions = config["ServerApp"]["jpserver_extensions"]
+    for name, needs in IMAGE_ONLY.items():
+        if extensions.get(name) and importlib.util.find_spec(needs) is None:
+            del extensions[name]
     return config
+
+
+IMAGE_ONLY = {"hds_collaboration": "jupyter_server_ydoc"}  # extension: the package it needs
+
+
+def merge(into: dict, values: dict) -> None:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
 
 
 @pytest.fixture
