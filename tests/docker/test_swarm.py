@@ -107,7 +107,7 @@ def test_a_server_is_a_service_reached_through_the_proxy(running, docker_client)
         headers={"Authorization": f"token {token}"}, timeout=30,
     )  # fmt: skip
     assert listing.status_code == 200, listing.text
-    assert [f["name"] for f in listing.json()["content"]] == ["cohort.csv"]
+    assert sorted(f["name"] for f in listing.json()["content"]) == ["cohort.csv", "manifest.json"]
 
 
 def test_the_service_is_placed_on_its_projects_node(running, docker_client):
