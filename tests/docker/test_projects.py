@@ -217,6 +217,7 @@ def test_container_is_unprivileged_and_limited(running, docker_client):
         (f"{state}/datasets/alpha-data/1", "/home/jovyan/dataset", False),
         (f"{state}/projects/alpha/shared", "/home/jovyan/shared", True),
         (f"{state}/projects/alpha/users/alice", "/home/jovyan/work", True),
+        (f"{state}/container-resolv.conf", "/etc/resolv.conf", False),  # no resolver
     }  # fmt: skip
 
 

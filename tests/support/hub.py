@@ -293,17 +293,25 @@ class RealHub:
             self.unmount_volumes()
 
     def remove_servers(self) -> None:
-        """Remove the containers of this hub's servers (the hub leaves them running)."""
+        """Remove the containers of this hub's servers (the hub leaves them running), and
+        their project networks once no container is on them."""
         try:
             client = docker.from_env()
             client.ping()
         except Exception:  # no engine (hub tier): this hub started no server
             return
         api_url = f":{self.hub_port}/hub/api"
+        networks: set[str] = set()
         for container in client.containers.list(all=True, filters={"name": RUN_PREFIX}):
             env = container.attrs.get("Config", {}).get("Env") or []
             if any(e.startswith("JUPYTERHUB_API_URL=") and api_url in e for e in env):
+                networks.update(container.attrs["NetworkSettings"]["Networks"])
                 container.remove(force=True)
+        for name in sorted(n for n in networks if n.startswith(RUN_PREFIX)):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                network = client.networks.get(name)
+                if not network.attrs.get("Containers"):
+                    network.remove()
 
     def unmount_volumes(self) -> None:
         """Unmount project volumes under this hub's state folder."""
