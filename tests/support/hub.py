@@ -79,12 +79,16 @@ def _signal_group(group: int, number: int) -> None:
         os.killpg(group, number)
 
 
-def _wait_group(group: int, timeout: float) -> bool:
-    """Wait until no process of `group` is left; False when time ran out."""
+def _wait_group(leader: subprocess.Popen, timeout: float) -> bool:
+    """Wait until no process of `leader`'s group is left; False when time ran out.
+
+    The leader is reaped as soon as it exits: a zombie still counts as a member of its group.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        leader.poll()
         try:
-            os.killpg(group, 0)
+            os.killpg(leader.pid, 0)
         except ProcessLookupError:
             return True
         time.sleep(0.1)
@@ -267,7 +271,7 @@ class RealHub:
         if self.proxy is None:
             return
         _signal_group(self.proxy.pid, signal.SIGTERM)
-        if not _wait_group(self.proxy.pid, timeout):
+        if not _wait_group(self.proxy, timeout):
             _signal_group(self.proxy.pid, signal.SIGKILL)
         self.proxy.wait()
 
@@ -281,7 +285,7 @@ class RealHub:
         if self.process is not None:
             group = self.process.pid
             _signal_group(group, signal.SIGTERM)
-            if not _wait_group(group, timeout):
+            if not _wait_group(self.process, timeout):
                 _signal_group(group, signal.SIGKILL)
             self.process.wait()
         self.stop_proxy()
