@@ -310,6 +310,25 @@ def test_bytes_that_are_not_text_make_a_sealed_segment_unreadable(record):
     assert "entries 1..10 are missing" in after
 
 
+@pytest.mark.parametrize(
+    ("case_id", "change"),
+    [
+        ("dropped", lambda table: table.drop_columns(["details"])),
+        ("retyped", lambda table: table.set_column(6, "action", table["action"].cast(pa.binary()))),
+        (
+            "dictionary",
+            lambda table: table.set_column(8, "target", table["target"].dictionary_encode()),
+        ),
+    ],
+    ids=["dropped", "retyped", "dictionary"],
+)
+def test_a_sealed_segment_with_altered_columns_is_reported(record, case_id, change):
+    directory = sealed_record(record)
+    path = sealed_segment(directory, 0)
+    pq.write_table(change(pq.read_table(path)), path)
+    assert breaks(directory)[0] == "? (segments/000000000001.parquet): segment columns altered"
+
+
 def test_worker_processes_find_what_one_process_finds(record, monkeypatch):
     directory = sealed_record(record, count=45)
 
