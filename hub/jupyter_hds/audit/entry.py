@@ -86,7 +86,7 @@ def _encoded(column: pa.Array) -> list[Any]:
     if pa.types.is_dictionary(column.type):
         values = pc.binary_join_element_wise(*_encoded(column.dictionary), "", null_handling="skip")
         values = pa.concat_arrays([values.cast(pa.string()), pa.array(["|~"])])
-        return [values.take(pc.fill_null(column.indices, len(column.dictionary)))]
+        return [values.take(pc.fill_null(column.indices.cast(pa.int64()), len(column.dictionary)))]
     text = pc.cast(column, pa.string())
     size = pc.binary_length(text)
     bounds = pc.min_max(size).as_py()
