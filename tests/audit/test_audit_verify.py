@@ -310,6 +310,25 @@ def test_bytes_that_are_not_text_make_a_sealed_segment_unreadable(record):
     assert "entries 1..10 are missing" in after
 
 
+@pytest.mark.parametrize(
+    ("case_id", "change"),
+    [
+        ("dropped", lambda table: table.drop_columns(["details"])),
+        ("retyped", lambda table: table.set_column(6, "action", table["action"].cast(pa.binary()))),
+        (
+            "dictionary",
+            lambda table: table.set_column(8, "target", table["target"].dictionary_encode()),
+        ),
+    ],
+    ids=["dropped", "retyped", "dictionary"],
+)
+def test_a_sealed_segment_with_altered_columns_is_reported(record, case_id, change):
+    directory = sealed_record(record)
+    path = sealed_segment(directory, 0)
+    pq.write_table(change(pq.read_table(path)), path)
+    assert breaks(directory)[0] == "? (segments/000000000001.parquet): segment columns altered"
+
+
 def test_worker_processes_find_what_one_process_finds(record, monkeypatch):
     directory = sealed_record(record, count=45)
 
@@ -356,6 +375,15 @@ def test_arrow_builds_and_hashes_the_same_message_as_python(case_id, value):
     built = message_array(table)
     assert built.to_pylist() == [message(e) for e in entries]
     assert hashes(built).to_pylist() == [entry_hash(e) for e in entries]
+    # as verify reads a segment: repeated columns as dictionaries (int8 indices here), in batches
+    encoded = {name: table[name].dictionary_encode() for name in verify.REPEATED}
+    tiny = {name: pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(c.indices.cast(pa.int8()), c.dictionary) for c in col.chunks]
+    ) for name, col in encoded.items()}  # fmt: skip
+    split = pa.concat_tables([table.slice(0, 1), table.slice(1)])
+    for name, column in tiny.items():
+        split = split.set_column(split.schema.get_field_index(name), name, column)
+    assert message_array(split).to_pylist() == [message(e) for e in entries]
 
 
 def test_no_rows_no_messages():

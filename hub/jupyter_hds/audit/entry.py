@@ -66,18 +66,35 @@ def sql_message() -> str:
 def message_array(table: pa.Table) -> pa.ChunkedArray:
     """The same message as `message()` for every row of an Arrow table with the record's columns.
 
-    Vectorised: each field's `|<bytes>:` label is looked up by its length, then all are joined.
+    Vectorised, one join a batch: each field is its `|<bytes>:` label (one text when all values
+    have the same length, else looked up by length; `|~` when null) and its text. A dictionary
+    column is labelled once per distinct value, then taken.
     """
-    texts = [pc.cast(table[name], pa.string()) for name in HASHED]
-    sizes = [pc.binary_length(text) for text in texts]
-    longest = max((pc.max(size).as_py() or 0 for size in sizes), default=0)
-    labels = pc.binary_join_element_wise(
-        "|", pc.cast(pa.array(range(longest + 1), pa.int64()), pa.string()), ":", ""
-    )
+    batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
+    return pa.chunked_array([_batch_messages(batch) for batch in batches], pa.string())
+
+
+def _batch_messages(batch: pa.RecordBatch) -> pa.Array:
     parts: list[Any] = [MESSAGE_VERSION]
-    for text, size in zip(texts, sizes, strict=True):
-        parts += [pc.fill_null(labels.take(size), "|~"), pc.fill_null(text, "")]
-    return pc.binary_join_element_wise(*parts, "")
+    for name in HASHED:
+        parts += _encoded(batch.column(name))
+    return pc.binary_join_element_wise(*parts, "", null_handling="skip")
+
+
+def _encoded(column: pa.Array) -> list[Any]:
+    """Parts that make up `_encode(value)` for each value: joined, with null parts skipped."""
+    if pa.types.is_dictionary(column.type):
+        values = pc.binary_join_element_wise(*_encoded(column.dictionary), "", null_handling="skip")
+        values = pa.concat_arrays([values.cast(pa.string()), pa.array(["|~"])])
+        return [values.take(pc.fill_null(column.indices.cast(pa.int64()), len(column.dictionary)))]
+    text = pc.cast(column, pa.string())
+    size = pc.binary_length(text)
+    bounds = pc.min_max(size).as_py()
+    longest = bounds["max"] or 0
+    if not column.null_count and bounds["min"] == longest:
+        return [f"|{longest}:", text]
+    labels = [f"|{length}:" for length in range(longest + 1)] + ["|~"]
+    return [pa.array(labels).take(pc.fill_null(size, longest + 1)), text]
 
 
 def canonical_details(details: Any) -> str:
