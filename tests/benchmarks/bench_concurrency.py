@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,8 +73,11 @@ class Run:
         self.starts: list[Start] = []
         self.wall = float("nan")
         self.load = ""
+        self.cpu: dict[str, float] = {}
 
     def go(self, probe: Probe) -> Run:
+        dockerd = engine_pid()
+        before = (process_cpu(self.hub.process.pid), process_cpu(dockerd), machine_busy())
         began = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(len(self.pairs)) as pool:
             futures = [pool.submit(hub_start, self.hub, probe, user, server, self.label)
@@ -81,6 +85,9 @@ class Run:
             self.starts = [f.result() for f in futures]
         self.wall = time.perf_counter() - began
         self.load = load_average()
+        after = (process_cpu(self.hub.process.pid), process_cpu(dockerd), machine_busy())
+        self.cpu = dict(zip(("hub", "dockerd", "machine"),
+                            (b - a for a, b in zip(before, after, strict=True)), strict=True))  # fmt: skip
         with concurrent.futures.ThreadPoolExecutor(len(self.pairs)) as pool:
             list(pool.map(lambda pair: hub_stop(self.hub, *pair), self.pairs))
         return self
@@ -90,6 +97,24 @@ class Run:
 
     def times(self, attribute: str = "proxy") -> list[float]:
         return [getattr(s, attribute) for s in self.starts if getattr(s, attribute) is not None]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used by process `pid` and its children it waited for (mkfs, iptables...)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (not idle, not waiting for I/O) since boot."""
+    ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def engine_pid() -> int:
+    return int(
+        subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()[0]
+    )
 
 
 def solo_cpu(hub: RealHub, probe: Probe) -> float:
@@ -207,12 +232,14 @@ def report(results: Results, cpu: float, runs: list[Run], servers: int) -> None:
             f"{run.wall:.1f}", f"{len(run.failures())}/{len(run.pairs)}",
             f"{median(cpus):.2f}" if cpus else "-",
             f"{run.wall / plain.wall:.2f}" if plain else "-", f"{run.wall / floor:.2f}",
+            *(f"{run.cpu.get(k, float('nan')):.1f}" for k in ("hub", "dockerd", "machine")),
             run.load,
         ])  # fmt: skip
     results.table(
         f"{servers} servers asked to start at once: request -> answering through the proxy (s)",
         ["run", "p50", "p95", "wall", "failed", "server CPU s at answer, median",
-         "wall / plain's", "wall / floor", "load average after"], rows)  # fmt: skip
+         "wall / plain's", "wall / floor", "hub CPU s", "dockerd CPU s",
+         "machine busy CPU s", "load average after"], rows)  # fmt: skip
     steps = []
     for run in runs:
         done = [s for s in run.starts if s.proxy is not None and s.created is not None]
@@ -228,6 +255,9 @@ def report(results: Results, cpu: float, runs: list[Run], servers: int) -> None:
                    "started -> answering", "answering -> through the proxy"], steps)  # fmt: skip
     results.note(f"floor: {servers} x {cpu:.2f} CPU s (one server's start-up, solo) / {cores} "
                  f"cores = {floor:.1f} s")  # fmt: skip
+    results.note(f"machine busy CPU s: every process's CPU time during the run, others' work "
+                 f"included ({cores} cores x wall is all there was); the floor counts the "
+                 f"servers alone")  # fmt: skip
     results.figures.update({"server_cpu_s": cpu, "floor_s": floor, "cores": cores,
                             "plain_walls": plain_walls})  # fmt: skip
     for index, run in enumerate(runs):
