@@ -41,6 +41,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
         ["--servers", "20"],
         "20 servers at once, ours vs plain DockerSpawner, against the floor",
     ),
+    "footprint": (
+        "bench_footprint.py",
+        [],
+        "idle server memory vs plain JupyterLab, the hub with 200 users, the image's size",
+    ),
     "stops": ("bench_stops.py", [], "how soon a server stops once it must"),
     "intake_flood": (
         "bench_intake_flood.py",
