@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from .networks import (
     bridge_of,
     create_internal_network,
     find_internal_network,
+    free_subnet,
     gateway_address,
     remove_network_if_unused,
 )
@@ -65,10 +67,11 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     # a network is removed only when its last server stops.
     _network_users: ClassVar[dict[str, set[str]]] = {}
     # One lock per project network (its servers' starts and stops, one at a time), and one
-    # for choosing a free subnet and creating a network with it (two at once would take the
-    # same subnet); servers of different projects start side by side.
+    # for choosing a free subnet (two at once would take the same one; a chosen subnet is held
+    # until its network exists); servers of different projects start side by side.
     _network_locks: ClassVar[dict[str, asyncio.Lock]] = {}
     _subnet_lock_instance: ClassVar[asyncio.Lock | None] = None
+    _subnets_in_flight: ClassVar[set[str]] = set()  # chosen, the network not yet created
     _docker_threads: ClassVar[ThreadPoolExecutor | None] = None
     # True from stop() to the post-stop hook: a stop the hub made, not a server that died.
     _stopped_by_hub = False
@@ -169,13 +172,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
             self._network_users.setdefault(self.network_name, set()).add(self._log_name)
             network = await self.docker_call(find_internal_network, self.network_name)
             if network is None:
-                async with self._subnet_lock():
-                    network = await self.docker_call(
-                        create_internal_network,
-                        self.network_name,
-                        {"org.jupyter-hds.prefix": self.prefix},
-                        self.network_pool,
-                    )
+                network = await self._create_network()
             # At every start, not only when the network is made: rules lost to a firewall
             # reload or an engine restart are back before the container runs.
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
@@ -186,6 +183,24 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         created = await super().create_object()
         self.record_step("container")
         return created
+
+    async def _create_network(self) -> dict:
+        """Create this server's project network on a subnet chosen under the subnet lock and
+        held for it until the engine has it, so that networks are created side by side."""
+        async with self._subnet_lock():
+            choose = functools.partial(free_subnet, taken=frozenset(self._subnets_in_flight))
+            subnet = await self.docker_call(choose, self.network_pool)
+            self._subnets_in_flight.add(subnet)
+        try:
+            return await self.docker_call(
+                create_internal_network,
+                self.network_name,
+                {"org.jupyter-hds.prefix": self.prefix},
+                self.network_pool,
+                subnet,
+            )
+        finally:
+            self._subnets_in_flight.discard(subnet)
 
     async def release_network(self) -> None:
         """Remove the project's network once no server of the project uses it."""
@@ -272,7 +287,7 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
 
     @classmethod
     def _subnet_lock(cls) -> asyncio.Lock:
-        """Serialises the choice of a free subnet and the creation of a network on it."""
+        """Serialises the choice of a free subnet (see `_create_network`)."""
         if cls._subnet_lock_instance is None:
             cls._subnet_lock_instance = asyncio.Lock()
         return cls._subnet_lock_instance

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Collection
 from typing import Any
 
 import docker
@@ -23,14 +24,17 @@ def bridge_of(network: dict[str, Any]) -> str:
     return (network.get("Options") or {}).get(BRIDGE_OPTION) or f"br-{network['Id'][:12]}"
 
 
-def free_subnet(api: docker.APIClient, pool: str, prefix: int = 24) -> str:
-    """The first subnet of `pool` that no Docker network uses yet."""
+def free_subnet(
+    api: docker.APIClient, pool: str, prefix: int = 24, taken: Collection[str] = ()
+) -> str:
+    """The first subnet of `pool` that no Docker network uses yet, nor any of `taken` (the
+    subnets of networks being created)."""
     used = [
         ipaddress.ip_network(config["Subnet"])
         for summary in api.networks()
         for config in (summary.get("IPAM") or {}).get("Config") or []
         if config.get("Subnet") and ":" not in config["Subnet"]
-    ]
+    ] + [ipaddress.ip_network(subnet) for subnet in taken]
     for subnet in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
         if not any(subnet.overlaps(other) for other in used):
             return str(subnet)
@@ -65,13 +69,15 @@ def create_internal_network(
     name: str,
     labels: dict[str, str] | None = None,
     pool: str | None = None,
+    subnet: str | None = None,
 ) -> dict[str, Any]:
-    """Create the internal bridge network `name` on the first free subnet of `pool`, and
-    return it inspected (an existing one of that name is returned instead)."""
+    """Create the internal bridge network `name` on `subnet`, or else on the first free subnet
+    of `pool`, and return it inspected (an existing one of that name is returned instead)."""
     found = find_internal_network(api, name)
     if found:
         return found
-    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=free_subnet(api, pool))]) if pool else None
+    subnet = subnet or (free_subnet(api, pool) if pool else None)
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]) if subnet else None
     created = api.create_network(
         name,
         driver="bridge",
