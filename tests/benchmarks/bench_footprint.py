@@ -251,6 +251,11 @@ def report(results: Results, ours: float, memory: dict, hubs: dict, sizes: dict)
                   [[name, f"{size / 1e6:.0f}"] for size, name in sizes["others"]])  # fmt: skip
     results.figures.update({"idle_ours_mib": ours, "idle_plain_mib": plain, "hub": hubs,
                             "image_bytes": sizes["image"], "plain_image_estimate": estimate})  # fmt: skip
+    hubbed = memory.get("plain DockerSpawner's server (jupyterhub-singleuser)")
+    if hubbed:
+        results.note(f"ours / plain DockerSpawner's server (both jupyterhub-singleuser, same "
+                     f"image): x{ours / hubbed:.2f}; what the hub's single-user extension imports "
+                     f"is in the last table")  # fmt: skip
     if plain:
         results.goal(f"idle server <= 1.1 x a plain JupyterLab (x{ours / plain:.2f})",
                      ours <= 1.1 * plain)  # fmt: skip
