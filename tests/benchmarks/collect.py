@@ -36,6 +36,16 @@ BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "import": ("bench_import.py", ["--rows", "10000000"], "dataset import and pseudonymisation"),
     "backup": ("bench_backup.py", [], "backup and restore"),
     "capacity": ("bench_capacity.py", ["--servers", "20"], "many servers at once"),
+    "concurrency": (
+        "bench_concurrency.py",
+        ["--servers", "20"],
+        "20 servers at once, ours vs plain DockerSpawner, against the floor",
+    ),
+    "footprint": (
+        "bench_footprint.py",
+        [],
+        "idle server memory vs plain JupyterLab, the hub with 200 users, the image's size",
+    ),
     "stops": ("bench_stops.py", [], "how soon a server stops once it must"),
     "intake_flood": (
         "bench_intake_flood.py",

@@ -436,13 +436,17 @@ def hub_stop(hub: Any, user: str, server: str, timeout: float = 300) -> None:
 
 
 def bare_start(client: docker.DockerClient, probe: Probe, name: str, label: str = "bare",
-               image: str = IMAGE, command: list[str] | None = None) -> Start:  # fmt: skip
-    """`docker run` of the image's Jupyter server, watched like the hubs' servers."""
+               image: str = IMAGE, command: list[str] | None = None,
+               volumes: list[str] | None = None) -> Start:  # fmt: skip
+    """`docker run` of the image's Jupyter server, watched like the hubs' servers
+    (`volumes`: `docker run -v` values; `{token}` in `command` is the token the probe sends)."""
     probe.events.forget(name)
     start, began = Start(label), time.time()
     token = secrets.token_hex(8)
-    command = command or ["jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"]
-    done = subprocess.run(["docker", "run", "-d", "--name", name, image, *command],
+    command = [part.replace("{token}", token) for part in command] if command else [
+        "jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"]  # fmt: skip
+    mounts = [word for volume in volumes or [] for word in ("-v", volume)]
+    done = subprocess.run(["docker", "run", "-d", "--name", name, *mounts, image, *command],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         start.error = done.stderr.strip()[:300]

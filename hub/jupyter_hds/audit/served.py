@@ -11,6 +11,7 @@ Events still in the inbox (not yet chained) count too; an event in both is count
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -103,7 +104,18 @@ def environment_later(directory: Path | str, project: str) -> Callable[[Any], st
                           "does not start", project)  # fmt: skip
             raise RuntimeError(UNREADABLE_MESSAGE) from None
 
+    value.summing = future  # type: ignore[attr-defined]  (for `settled`)
     return value
+
+
+async def settled(environment: dict[str, Any]) -> None:
+    """Wait, without holding up the hub's event loop, for the sums `environment_later` started
+    for `environment` (JupyterHub calls the values from the loop: an unfinished sum would stop
+    every other request and start for as long as it runs, twenty servers starting at once)."""
+    pending = [asyncio.wrap_future(value.summing) for value in environment.values()
+               if getattr(value, "summing", None) is not None]  # fmt: skip
+    if pending:
+        await asyncio.wait(pending, timeout=WAIT)  # a failure is raised where the value is used
 
 
 def _events(directory: Path) -> str:

@@ -16,6 +16,11 @@ import aiohttp
 
 INTERVAL = 0.05
 ALIVE_EVERY = 1.0  # seconds between checks that the container still runs
+# Tries per second, all waiting servers together, at most: twenty servers starting at once
+# are tried every 0.25 s each rather than 400 times a second, which would take the CPU the
+# servers need to start.
+MOST_TRIES = 80
+_waiting = 0  # servers waited for now, in this process (one event loop)
 
 
 async def until_answering(
@@ -26,6 +31,17 @@ async def until_answering(
 ) -> bool:
     """True once `url` answers below 500, False when `alive()` says the server is gone or
     `timeout` passes (the hub's own wait then decides, as without this)."""
+    global _waiting
+    _waiting += 1
+    try:
+        return await _until_answering(url, timeout, alive, interval)
+    finally:
+        _waiting -= 1
+
+
+async def _until_answering(
+    url: str, timeout: float, alive: Callable[[], Awaitable[bool]], interval: float
+) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     next_alive = loop.time() + ALIVE_EVERY
@@ -42,5 +58,5 @@ async def until_answering(
                 if not await alive():
                     return False
                 next_alive = loop.time() + ALIVE_EVERY
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(interval, _waiting / MOST_TRIES))
     return False

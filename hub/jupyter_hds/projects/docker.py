@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,10 +16,18 @@ from dockerspawner import DockerSpawner
 from traitlets import Integer, Unicode, default
 
 from .. import events
+from ..audit import served
 from ..policy.projects import Project
 from . import firewall
 from .hardening import Hardening
-from .networks import bridge_of, ensure_internal_network, gateway_address, remove_network_if_unused
+from .networks import (
+    bridge_of,
+    create_internal_network,
+    find_internal_network,
+    free_subnet,
+    gateway_address,
+    remove_network_if_unused,
+)
 from .spawner import ProjectSpawnerMixin
 from .storage import ProjectStorage
 
@@ -56,7 +66,13 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     # Servers (by log name) that use each project network, from container creation to stop:
     # a network is removed only when its last server stops.
     _network_users: ClassVar[dict[str, set[str]]] = {}
-    _networks_lock_instance: ClassVar[asyncio.Lock | None] = None
+    # One lock per project network (its servers' starts and stops, one at a time), and one
+    # for choosing a free subnet (two at once would take the same one; a chosen subnet is held
+    # until its network exists); servers of different projects start side by side.
+    _network_locks: ClassVar[dict[str, asyncio.Lock]] = {}
+    _subnet_lock_instance: ClassVar[asyncio.Lock | None] = None
+    _subnets_in_flight: ClassVar[set[str]] = set()  # chosen, the network not yet created
+    _docker_threads: ClassVar[ThreadPoolExecutor | None] = None
     # True from stop() to the post-stop hook: a stop the hub made, not a server that died.
     _stopped_by_hub = False
 
@@ -73,6 +89,13 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
     network_pool = Unicode(
         "10.213.0.0/16",
         help="Address pool project networks take a /24 from (256 projects per /16).",
+    ).tag(config=True)
+
+    docker_threads = Integer(
+        8,
+        help="""Threads the hub's calls to the Docker engine run in, for all servers at once.
+        DockerSpawner makes them in one thread: servers starting together then wait for each
+        other's calls (and for every running check), one at a time.""",
     ).tag(config=True)
 
     @default("remove")
@@ -145,27 +168,43 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         )
 
     async def create_object(self):
-        async with self._networks_lock():
+        async with self._network_lock(self.network_name):
             self._network_users.setdefault(self.network_name, set()).add(self._log_name)
-            network = await self.docker_call(
-                ensure_internal_network,
-                self.network_name,
-                {"org.jupyter-hds.prefix": self.prefix},
-                self.network_pool,
-            )
+            network = await self.docker_call(find_internal_network, self.network_name)
+            if network is None:
+                network = await self._create_network()
             # At every start, not only when the network is made: rules lost to a firewall
             # reload or an engine restart are back before the container runs.
             await asyncio.to_thread(firewall.close_bridge, bridge_of(network), self.hub.port)
         self.hub_connect_url = f"http://{gateway_address(network)}:{self.hub.port}"
         self.record_step("network")
         await asyncio.to_thread(write_resolv_conf, self.deployment.resolv_conf)
+        await served.settled(self.environment)  # before DockerSpawner reads it, in the loop
         created = await super().create_object()
         self.record_step("container")
         return created
 
+    async def _create_network(self) -> dict:
+        """Create this server's project network on a subnet chosen under the subnet lock and
+        held for it until the engine has it, so that networks are created side by side."""
+        async with self._subnet_lock():
+            choose = functools.partial(free_subnet, taken=frozenset(self._subnets_in_flight))
+            subnet = await self.docker_call(choose, self.network_pool)
+            self._subnets_in_flight.add(subnet)
+        try:
+            return await self.docker_call(
+                create_internal_network,
+                self.network_name,
+                {"org.jupyter-hds.prefix": self.prefix},
+                self.network_pool,
+                subnet,
+            )
+        finally:
+            self._subnets_in_flight.discard(subnet)
+
     async def release_network(self) -> None:
         """Remove the project's network once no server of the project uses it."""
-        async with self._networks_lock():
+        async with self._network_lock(self.network_name):
             users = self._network_users.get(self.network_name, set())
             users.discard(self._log_name)
             if users:
@@ -242,14 +281,32 @@ class HDSDockerSpawner(ProjectSpawnerMixin, DockerSpawner):
         )
 
     @classmethod
-    def _networks_lock(cls) -> asyncio.Lock:
-        """Serialises network creation (subnet choice) and removal within the hub."""
-        if cls._networks_lock_instance is None:
-            cls._networks_lock_instance = asyncio.Lock()
-        return cls._networks_lock_instance
+    def _network_lock(cls, name: str) -> asyncio.Lock:
+        """Serialises the creation, firewalling and removal of network `name` in the hub."""
+        return cls._network_locks.setdefault(name, asyncio.Lock())
+
+    @classmethod
+    def _subnet_lock(cls) -> asyncio.Lock:
+        """Serialises the choice of a free subnet (see `_create_network`)."""
+        if cls._subnet_lock_instance is None:
+            cls._subnet_lock_instance = asyncio.Lock()
+        return cls._subnet_lock_instance
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The threads every server's Docker calls run in (`docker_threads` of them)."""
+        cls = HDSDockerSpawner
+        if cls._docker_threads is None:
+            cls._docker_threads = ThreadPoolExecutor(self.docker_threads, "hds-docker")
+        return cls._docker_threads
+
+    @default("client_kwargs")
+    def _default_client_kwargs(self):
+        # As many connections to the engine as threads that call it.
+        return {"max_pool_size": max(10, self.docker_threads)}
 
     async def docker_call(self, function, *args):
-        """Run `function(api_client, *args)` in DockerSpawner's thread pool."""
+        """Run `function(api_client, *args)` in the spawners' Docker threads."""
         return await asyncio.wrap_future(self.executor.submit(function, self.client, *args))
 
     def _docker(self, method, *args, **kwargs):

@@ -7,12 +7,16 @@ import os
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 CHAIN = "HDS-INPUT"
 BRIDGE_TAG = "hds:"  # + bridge: the rules of one project network's bridge
 HUB_TAG = "hds-hub:"  # + port:pid: the hub API port closed, for the hub with that pid
+# One change of the chain at a time in this process: servers start at once in the hub's
+# threads, and two that both find the chain missing would both create it.
+_CHANGING = threading.RLock()
 
 
 class FirewallError(RuntimeError):
@@ -32,11 +36,14 @@ def _tools() -> list[str]:
     return ["iptables"] + (["ip6tables"] if shutil.which("ip6tables") else [])
 
 
-def _ensure_chain(tool: str) -> None:
-    if _run(tool, "-n", "-L", CHAIN, check=False).returncode != 0:
+def _ensure_chain(tool: str) -> str:
+    """Create the chain and its jump from INPUT if missing; return the chain's rules (-S)."""
+    listed = _run(tool, "-S", CHAIN, check=False)
+    if listed.returncode != 0:
         _run(tool, "-N", CHAIN)
     if _run(tool, "-C", "INPUT", "-j", CHAIN, check=False).returncode != 0:
         _run(tool, "-I", "INPUT", "1", "-j", CHAIN)
+    return listed.stdout if listed.returncode == 0 else ""
 
 
 def _present(tool: str, rule: list[str]) -> bool:
@@ -72,24 +79,27 @@ def hub_port_rules(hub_port: int, owner: int) -> list[list[str]]:
 def close_bridge(bridge: str, hub_port: int) -> None:
     """Let containers on `bridge` reach only the hub's port on the host (idempotent).
 
-    Run by the hub at every server start, so it also puts back the hub port's guard.
+    Run by the hub at every server start, so it also puts back the hub port's guard. Safe
+    from several threads at once; about ten iptables runs when every rule is in place.
     """
-    for tool in _tools():
-        _ensure_chain(tool)
-        _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and not _interface_exists(tagged))
-        rules = rules_for(bridge, hub_port, ipv6=tool == "ip6tables")
-        if not all(_present(tool, rule) for rule in rules):
-            # All of a bridge's rules, in order, ahead of the hub port's guard.
-            _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
-            for rule in reversed(rules):
-                _run(tool, "-I", CHAIN, "1", *rule)
-    guard_hub_port(hub_port)
+    with _CHANGING:
+        for tool in _tools():
+            listing = _ensure_chain(tool)
+            _prune(tool, _gone_bridge, listing)
+            rules = rules_for(bridge, hub_port, ipv6=tool == "ip6tables")
+            if not all(_present(tool, rule) for rule in rules):
+                # All of a bridge's rules, in order, ahead of the hub port's guard.
+                _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
+                for rule in reversed(rules):
+                    _run(tool, "-I", CHAIN, "1", *rule)
+            _guard(tool, hub_port, listing)
 
 
 def forget_bridge(bridge: str) -> None:
     """Remove the rules of a bridge whose network is gone."""
-    for tool in _tools():
-        _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
+    with _CHANGING:
+        for tool in _tools():
+            _prune(tool, lambda kind, tagged: kind == BRIDGE_TAG and tagged == bridge)
 
 
 def guard_hub_port(hub_port: int) -> None:
@@ -98,13 +108,17 @@ def guard_hub_port(hub_port: int) -> None:
     Idempotent; the rule names this process (the hub) and goes when a later hub finds that
     process gone, so a restarted hub leaves one guard and a killed one leaves its port closed.
     """
-    owner = os.getpid()
-    for tool in _tools():
-        _ensure_chain(tool)
-        for rule in hub_port_rules(hub_port, owner):
-            if not _present(tool, rule):
-                _run(tool, "-A", CHAIN, *rule)
-        _prune(tool, lambda kind, tagged: kind == HUB_TAG and not _owner_alive(tagged))
+    with _CHANGING:
+        for tool in _tools():
+            _guard(tool, hub_port, _ensure_chain(tool))
+
+
+def _guard(tool: str, hub_port: int, listing: str) -> None:
+    """guard_hub_port for one tool whose chain exists and listed `listing` (-S) lately."""
+    for rule in hub_port_rules(hub_port, os.getpid()):
+        if not _present(tool, rule):
+            _run(tool, "-A", CHAIN, *rule)
+    _prune(tool, lambda kind, tagged: kind == HUB_TAG and not _owner_alive(tagged), listing)
 
 
 def guard_starting_hub(hub_port: int) -> None:
@@ -135,8 +149,13 @@ def hub_port_guarded(hub_port: int) -> bool:
 
 def forget_hub_port(hub_port: int, owner: int) -> None:
     """Remove the guard the hub with pid `owner` set on `hub_port` (tests' hubs, when done)."""
-    for tool in _tools():
-        _prune(tool, lambda kind, tagged: kind == HUB_TAG and tagged == f"{hub_port}:{owner}")
+    with _CHANGING:
+        for tool in _tools():
+            _prune(tool, lambda kind, tagged: kind == HUB_TAG and tagged == f"{hub_port}:{owner}")
+
+
+def _gone_bridge(kind: str, tagged: str) -> bool:
+    return kind == BRIDGE_TAG and not _interface_exists(tagged)
 
 
 def _interface_exists(name: str) -> bool:
@@ -164,9 +183,12 @@ def _tags(tool: str, kind: str) -> list[str]:
     return [w[len(kind) :] for w in words if w.startswith(kind)]
 
 
-def _prune(tool: str, doomed: Callable[[str, str], bool]) -> None:
-    """Delete the chain's rules whose tag `doomed(kind, value)` selects (kind: a *_TAG)."""
-    for line in _run(tool, "-S", CHAIN, check=False).stdout.splitlines():
+def _prune(tool: str, doomed: Callable[[str, str], bool], listing: str | None = None) -> None:
+    """Delete the chain's rules whose tag `doomed(kind, value)` selects (kind: a *_TAG), from
+    `listing` (the chain's -S, listed since the last change of such rules) or a fresh one."""
+    if listing is None:
+        listing = _run(tool, "-S", CHAIN, check=False).stdout
+    for line in listing.splitlines():
         words = shlex.split(line)
         if words[:1] != ["-A"]:
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Collection
 from typing import Any
 
 import docker
@@ -23,14 +24,17 @@ def bridge_of(network: dict[str, Any]) -> str:
     return (network.get("Options") or {}).get(BRIDGE_OPTION) or f"br-{network['Id'][:12]}"
 
 
-def free_subnet(api: docker.APIClient, pool: str, prefix: int = 24) -> str:
-    """The first subnet of `pool` that no Docker network uses yet."""
+def free_subnet(
+    api: docker.APIClient, pool: str, prefix: int = 24, taken: Collection[str] = ()
+) -> str:
+    """The first subnet of `pool` that no Docker network uses yet, nor any of `taken` (the
+    subnets of networks being created)."""
     used = [
         ipaddress.ip_network(config["Subnet"])
         for summary in api.networks()
         for config in (summary.get("IPAM") or {}).get("Config") or []
         if config.get("Subnet") and ":" not in config["Subnet"]
-    ]
+    ] + [ipaddress.ip_network(subnet) for subnet in taken]
     for subnet in ipaddress.ip_network(pool).subnets(new_prefix=prefix):
         if not any(subnet.overlaps(other) for other in used):
             return str(subnet)
@@ -46,23 +50,48 @@ def ensure_internal_network(
     """Return the inspected internal bridge network `name`, creating it when missing.
 
     An existing network of that name that is not internal is refused: attaching
-    a user server to it would give that server a route to the outside.
+    a user server to it would give that server a route to the outside. Two calls that may
+    create networks at once must not run at the same time (both would choose one subnet):
+    callers that run several at once use `find_internal_network` and, when it finds none,
+    `create_internal_network` alone at a time.
     """
+    return find_internal_network(api, name) or create_internal_network(api, name, labels, pool)
+
+
+def find_internal_network(api: docker.APIClient, name: str) -> dict[str, Any] | None:
+    """The inspected network `name` (None when missing), refused if it is not internal."""
     found = [n for n in api.networks(names=[name]) if n["Name"] == name]
+    return _internal(api.inspect_network(found[0]["Id"])) if found else None
+
+
+def create_internal_network(
+    api: docker.APIClient,
+    name: str,
+    labels: dict[str, str] | None = None,
+    pool: str | None = None,
+    subnet: str | None = None,
+) -> dict[str, Any]:
+    """Create the internal bridge network `name` on `subnet`, or else on the first free subnet
+    of `pool`, and return it inspected (an existing one of that name is returned instead)."""
+    found = find_internal_network(api, name)
     if found:
-        network = api.inspect_network(found[0]["Id"])
-    else:
-        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=free_subnet(api, pool))]) if pool else None
-        created = api.create_network(
-            name,
-            driver="bridge",
-            internal=True,
-            check_duplicate=True,
-            ipam=ipam,
-            options={BRIDGE_OPTION: bridge_name(name)},
-            labels={MANAGED_LABEL: "true", **(labels or {})},
-        )
-        network = api.inspect_network(created["Id"])
+        return found
+    subnet = subnet or (free_subnet(api, pool) if pool else None)
+    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet)]) if subnet else None
+    created = api.create_network(
+        name,
+        driver="bridge",
+        internal=True,
+        check_duplicate=True,
+        ipam=ipam,
+        options={BRIDGE_OPTION: bridge_name(name)},
+        labels={MANAGED_LABEL: "true", **(labels or {})},
+    )
+    return _internal(api.inspect_network(created["Id"]))
+
+
+def _internal(network: dict[str, Any]) -> dict[str, Any]:
+    name = network.get("Name")
     if not network.get("Internal"):
         raise RuntimeError(
             f"Docker network {name!r} exists but is not internal (it has a route out); "
