@@ -436,13 +436,18 @@ def hub_stop(hub: Any, user: str, server: str, timeout: float = 300) -> None:
 
 
 def bare_start(client: docker.DockerClient, probe: Probe, name: str, label: str = "bare",
-               image: str = IMAGE, command: list[str] | None = None) -> Start:  # fmt: skip
-    """`docker run` of the image's Jupyter server, watched like the hubs' servers."""
+               image: str = IMAGE,
+               command: Callable[[str], list[str]] | None = None) -> Start:  # fmt: skip
+    """`docker run` of the image's Jupyter server, watched like the hubs' servers.
+
+    `command(token)` is the container's command, given the token the probe sends (default:
+    `jupyter server` with that token)."""
     probe.events.forget(name)
     start, began = Start(label), time.time()
     token = secrets.token_hex(8)
-    command = command or ["jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"]
-    done = subprocess.run(["docker", "run", "-d", "--name", name, image, *command],
+    argv = (command(token) if command else
+            ["jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"])  # fmt: skip
+    done = subprocess.run(["docker", "run", "-d", "--name", name, image, *argv],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         start.error = done.stderr.strip()[:300]
