@@ -2,8 +2,9 @@
 
 `jupyterhub-singleuser` imports `jupyterhub.orm` (through `jupyterhub.log` and
 `jupyterhub.scopes`), which imports Alembic at the top of the module, although only the hub's
-`check_db_revision` uses it: about 0.15 s of CPU at every server start (Alembic's dialects,
-Mako, Pygments), in every project server, for migrations that only the hub runs. This moves
+`check_db_revision` uses it: 0.08 s of CPU at every server start on this machine (Alembic's
+dialects, Mako, Pygments; tests/benchmarks/bench_server_imports.py), in every project server,
+for migrations that only the hub runs. This moves
 those three imports into `check_db_revision`, which already imports its other Alembic helper
 there; nothing else changes. It checks the exact text of the pinned release and stops the
 build when that text is not there (another JupyterHub: look again, then update or drop this).
