@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -121,6 +122,12 @@ def config_for(enabled: list[str]) -> str:
     return f"c.ServerApp.jpserver_extensions = {off!r}\n"
 
 
+def lab_command(number: int, token: str) -> list[str]:
+    """`jupyter lab` with the `number`th variant's configuration, answering `token`."""
+    return ["jupyter", "lab", "--ip=0.0.0.0", "--no-browser", f"--config=/cfg/{number}.py",
+            f"--IdentityProvider.token={token}"]  # fmt: skip
+
+
 def idle_servers(client, probe: Probe, workdir: Path) -> dict[str, float | None]:
     """MiB of each variant of `jupyter lab`, idle (None: it did not start)."""
     folder = workdir / "configs"
@@ -130,9 +137,8 @@ def idle_servers(client, probe: Probe, workdir: Path) -> dict[str, float | None]
         (folder / f"{number}.py").write_text(config_for(enabled))
         (folder / f"{number}.py").chmod(0o644)
         name = f"{RUN_PREFIX}-lab-{number}"
-        start = bare_start(client, probe, name, label, command=[
-            "jupyter", "lab", "--ip=0.0.0.0", "--no-browser", f"--config=/cfg/{number}.py",
-            "--IdentityProvider.token={token}"], volumes=[f"{folder}:/cfg:ro"])  # fmt: skip
+        start = bare_start(client, probe, name, label, command=partial(lab_command, number),
+                           volumes=[f"{folder}:/cfg:ro"])  # fmt: skip
         names[label] = name if not start.error else None
         if start.error:
             print(f"  {label}: did not start: {start.error}", flush=True)

@@ -5,7 +5,12 @@ Same image, same machine, one run. The three setups:
   project with one member;
 - plain: JupyterHub with plain DockerSpawner and only what it needs (`harness.PlainHub`, the
   config is written there), servers on Docker's default bridge;
-- bare: `docker run IMAGE jupyter server` on the default bridge.
+- bare: `docker run IMAGE jupyter server` on the default bridge;
+- bare + single-user imports (a reference, not a goal): the same `docker run`, whose Python
+  first imports what the image's `jupyterhub-singleuser` imports beyond `jupyter server`
+  (`jupyterhub.singleuser.extension`: JupyterHub's auth, its database layer, aiohttp). The
+  hubs' servers run `jupyterhub-singleuser`, which cannot run without a hub to answer it; this
+  row shows how much of the gap between ours and bare is that upstream layer's start-up.
 Every start is watched the same way (`harness.Probe`): the engine's create and start events,
 then the server's `/api/status` polled every 50 ms at the container, then through the proxy.
 Rounds take turns (ours, plain, bare, ours, ...), so load from elsewhere falls on all three;
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -45,9 +51,19 @@ from support import docker_engine  # noqa: E402
 from support.docker_engine import RUN_PREFIX  # noqa: E402
 from support.hub import RealHub, make_dataset, make_project  # noqa: E402
 
-SETUPS = ("ours", "plain", "bare")
+SETUPS = ("ours", "plain", "bare", "bare_su")
 LABELS = {"ours": "jupyter-hds project server", "plain": "plain DockerSpawner",
-          "bare": "bare docker run"}  # fmt: skip
+          "bare": "bare docker run", "bare_su": "bare + single-user imports"}  # fmt: skip
+# `jupyter server` (what bare runs), after the imports `jupyterhub-singleuser` adds to it.
+SINGLE_USER_IMPORTS = ("import jupyterhub.singleuser.extension; "
+                       "from jupyter_server.serverapp import main; main()")  # fmt: skip
+
+
+def bare_command(setup: str, token: str) -> list[str]:
+    options = ["--ip=0.0.0.0", f"--IdentityProvider.token={token}"]
+    if setup == "bare_su":
+        return ["python", "-c", SINGLE_USER_IMPORTS, *options]
+    return ["jupyter", "server", *options]
 
 
 def run_rounds(rounds: int, workdir: Path, client: docker.DockerClient,
@@ -63,9 +79,10 @@ def run_rounds(rounds: int, workdir: Path, client: docker.DockerClient,
         starts: dict[str, list[Start]] = {s: [] for s in SETUPS}
         for number in range(rounds + 1):
             for setup in SETUPS:
-                if setup == "bare":
-                    name = f"{RUN_PREFIX}-bare-{number}"
-                    start = bare_start(client, probe, name, LABELS[setup])
+                if setup.startswith("bare"):
+                    name = f"{RUN_PREFIX}-{setup.replace('_', '-')}-{number}"
+                    start = bare_start(client, probe, name, LABELS[setup],
+                                       command=partial(bare_command, setup))  # fmt: skip
                     remove_container(client, name)
                 else:
                     hub = ours if setup == "ours" else plain
@@ -76,7 +93,7 @@ def run_rounds(rounds: int, workdir: Path, client: docker.DockerClient,
                                      f"{(ours if setup == 'ours' else plain).log(40)}")  # fmt: skip
                 if number:
                     starts[setup].append(start)
-                print(f"  round {number}{' (warm-up)' if not number else ''} {setup:5s} "
+                print(f"  round {number}{' (warm-up)' if not number else ''} {setup:7s} "
                       f"answers {start.direct:.2f} s, proxy "
                       f"{'-' if start.proxy is None else f'{start.proxy:.2f} s'}", flush=True)  # fmt: skip
         return starts
@@ -115,19 +132,22 @@ def report(starts: dict[str, list[Start]], rounds: int, results: Results) -> Non
     results.table("Where the time goes (medians, s)",
                   ["setup", "request -> container created", "created -> started",
                    "started -> answering", "answering -> through the proxy"], steps)  # fmt: skip
-    ours, plain, bare = (figure(s, "direct") for s in SETUPS)
+    ours, plain, bare, bare_su = (figure(s, "direct") for s in SETUPS)
     ours_proxy, plain_proxy = figure("ours", "proxy"), figure("plain", "proxy")
     ratios = {
         "ours / plain, through the proxy": ours_proxy / plain_proxy,
         "ours / plain, at the container": ours / plain,
         "ours through the proxy / bare": ours_proxy / bare,
         "ours at the container / bare": ours / bare,
+        "ours through the proxy / bare + single-user imports": ours_proxy / bare_su,
+        "bare + single-user imports / bare": bare_su / bare,
     }
     results.table("Ratios (medians)", ["", "ratio"], [[k, f"{v:.2f}"] for k, v in ratios.items()])
     results.figures.update({
         "ours_proxy_s": ours_proxy, "plain_proxy_s": plain_proxy, "bare_s": bare,
-        "ours_direct_s": ours, "plain_direct_s": plain,
+        "ours_direct_s": ours, "plain_direct_s": plain, "bare_singleuser_imports_s": bare_su,
         "server_cpu_s": figure("ours", "cpu"), "bare_cpu_s": figure("bare", "cpu"),
+        "bare_singleuser_imports_cpu_s": figure("bare_su", "cpu"),
         **{k: v for k, v in ratios.items()},
     })  # fmt: skip
     results.goal(f"ours <= plain DockerSpawner (through the proxy: x{ratios['ours / plain, through the proxy']:.2f})",
@@ -153,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         docker_engine.remove_objects(client, only_dead=False)
     report(starts, args.rounds, results)
     results.note("bare runs `jupyter server` (no hub to answer to); the hubs' servers run the "
-                 "image's `jupyterhub-singleuser`, which checks each request's token with the hub")  # fmt: skip
+                 "image's `jupyterhub-singleuser`, which checks each request's token with the hub "
+                 "and, before it serves, imports JupyterHub's auth, database layer and aiohttp: "
+                 "'bare + single-user imports' is bare with those imports (a reference row)")  # fmt: skip
     results.save()
     return 0
 

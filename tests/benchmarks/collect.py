@@ -29,6 +29,7 @@ PAGE = ROOT / "docs" / "benchmarks.md"
 # name -> (script, arguments, what it measures). The order of the page and of a full run.
 BENCHMARKS: dict[str, tuple[str, list[str], str]] = {
     "spawn": ("bench_spawn.py", [], "one server: ours vs plain DockerSpawner vs bare docker run"),
+    "server_imports": ("bench_server_imports.py", [], "a user server's start-up CPU by piece"),
     "audit": ("bench_audit.py", [], "audit record: filters, pages, export, verify"),
     "report": ("bench_report.py", [], "the access report over a month of entries"),
     "usage": ("bench_usage.py", [], "usage metering"),

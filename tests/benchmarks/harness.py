@@ -436,17 +436,19 @@ def hub_stop(hub: Any, user: str, server: str, timeout: float = 300) -> None:
 
 
 def bare_start(client: docker.DockerClient, probe: Probe, name: str, label: str = "bare",
-               image: str = IMAGE, command: list[str] | None = None,
+               image: str = IMAGE, command: Callable[[str], list[str]] | None = None,
                volumes: list[str] | None = None) -> Start:  # fmt: skip
-    """`docker run` of the image's Jupyter server, watched like the hubs' servers
-    (`volumes`: `docker run -v` values; `{token}` in `command` is the token the probe sends)."""
+    """`docker run` of the image's Jupyter server, watched like the hubs' servers.
+
+    `command(token)` is the container's command, given the token the probe sends (default:
+    `jupyter server` with that token); `volumes` are `docker run -v` values."""
     probe.events.forget(name)
     start, began = Start(label), time.time()
     token = secrets.token_hex(8)
-    command = [part.replace("{token}", token) for part in command] if command else [
-        "jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"]  # fmt: skip
+    argv = (command(token) if command else
+            ["jupyter", "server", "--ip=0.0.0.0", f"--IdentityProvider.token={token}"])  # fmt: skip
     mounts = [word for volume in volumes or [] for word in ("-v", volume)]
-    done = subprocess.run(["docker", "run", "-d", "--name", name, *mounts, image, *command],
+    done = subprocess.run(["docker", "run", "-d", "--name", name, *mounts, image, *argv],
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode:
         start.error = done.stderr.strip()[:300]

@@ -234,3 +234,40 @@ def test_home_is_not_writable_by_the_researcher(docker_client):
         "/opt/hds/etc/jupyter": False,
         "/opt/hds/share/jupyter": False,
     }
+
+
+def test_the_single_user_server_loads_no_migration_code_and_compiles_nothing(docker_client):
+    # images/singleuser/defer_hub_imports.py: Alembic (hub migrations only) is not imported at
+    # a server's start, and orm.py's bytecode was compiled again after the change. A module
+    # whose .pyc is missing or stale would be compiled at every start (the root is read-only).
+    result = run_in_image(
+        docker_client,
+        """
+        import importlib.util, json, os, sys
+        import jupyter_server.serverapp, jupyterhub.singleuser.extension, jupyterhub.orm
+
+        def stale(source):
+            try:
+                with open(importlib.util.cache_from_source(source), "rb") as pyc:
+                    header = pyc.read(16)
+            except OSError:
+                return True
+            checked_by_time = int.from_bytes(header[4:8], "little") == 0
+            mtime = int.from_bytes(header[8:12], "little")
+            return checked_by_time and mtime != int(os.stat(source).st_mtime) & 0xFFFFFFFF
+
+        sources = {name: getattr(getattr(module, "__spec__", None), "origin", None) or ""
+                   for name, module in list(sys.modules.items())}
+        migration = sorted(m for m in sys.modules
+                           if m.split(".")[0] in ("alembic", "mako", "pygments"))
+        # The moved imports still work where they are used: a database made, then checked.
+        for _ in range(2):
+            jupyterhub.orm.new_session_factory("sqlite:////tmp/hub.sqlite")().close()
+        print(json.dumps({
+            "migration": migration,
+            "revision_checked": "alembic.command" in sys.modules,
+            "stale": sorted(n for n, s in sources.items() if s.endswith(".py") and stale(s)),
+        }))
+        """,
+    )
+    assert result == {"migration": [], "revision_checked": True, "stale": []}
