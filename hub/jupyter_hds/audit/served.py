@@ -104,7 +104,7 @@ def environment_later(directory: Path | str, project: str) -> Callable[[Any], st
                           "does not start", project)  # fmt: skip
             raise RuntimeError(UNREADABLE_MESSAGE) from None
 
-    value.summing = future  # type: ignore[attr-defined]  (for `settled`)
+    value.summing = future  # type: ignore[attr-defined]  # read by `settled`
     return value
 
 
