@@ -17,8 +17,9 @@ os.environ["PATH"] = f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['
 def pytest_runtest_makereport(item, call):
     report = yield
     if report.failed and call.when in ("call", "setup"):
-        for value in getattr(item, "funcargs", {}).values():
-            if isinstance(value, RealHub):
+        for argument in getattr(item, "funcargs", {}).values():
+            values = argument if isinstance(argument, tuple) else (argument,)  # (hub, provider)
+            for value in (v for v in values if isinstance(v, RealHub)):
                 report.sections.append(("hub log", value.log()))
         if "docker_client" in getattr(item, "funcargs", {}):
             logs = docker_engine.container_logs(item.funcargs["docker_client"])

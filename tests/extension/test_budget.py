@@ -316,6 +316,7 @@ async def test_past_the_budget_outputs_stop_with_a_note_and_one_record(kernel, g
     assert 0 < run.display_bytes() < BUDGET
     note = run.stream_text("stderr")
     assert "daily limit" in note and "Request release" in note
+    await wait_for(lambda: of(hub_endpoint, "browser.budget.exceeded"))  # delivered apart
     [exceeded] = of(hub_endpoint, "browser.budget.exceeded")
     assert exceeded["details"]["channel"] == "kernel outputs"
     assert exceeded["target"] is None
