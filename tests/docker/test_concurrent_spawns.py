@@ -83,7 +83,7 @@ def network_of(client, project: str) -> dict:
 def test_every_start_succeeds(hub, started, docker_client):
     refused = {pair: (r.status_code, r.text[:200]) for pair, r in started.items()
                if r.status_code not in (201, 202)}  # fmt: skip
-    assert not refused, f"{refused}\n{hub.log(60)}"
+    assert not refused, f"{refused}\nhub exit status {hub.process.poll()}\n{hub.log(60)}"
     for user, project in started:
         server = hub.api("GET", f"/users/{user}").json()["servers"][project]
         assert server["ready"], (user, project, server)

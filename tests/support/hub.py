@@ -160,6 +160,7 @@ class RealHub:
             "HDS_STATE_DIR": str(self.state_dir),
             "HDS_CONFIG_DIR": str(self.config_dir),
             "CONFIGPROXY_AUTH_TOKEN": self.proxy_token,
+            "PYTHONFAULTHANDLER": "1",  # a hub that crashes says where, in its log
             "PATH": f"{ROOT / 'node_modules' / '.bin'}:{Path(sys.executable).parent}:"
             f"{os.environ['PATH']}",
             **self.env,
