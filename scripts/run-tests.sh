@@ -19,6 +19,24 @@ fi
 # and servers the tests start would inherit (and then not stop on SIGINT). Each lane is its
 # own process group, so an interrupt of this script stops both.
 set -m
+
+# A run that was killed (a machine restart, a timeout) leaves project volumes mounted in its
+# temporary folders: pytest cannot remove a mount point, and every test's setup would fail
+# with "File exists". Unmount what an earlier run left, then start from empty folders.
+clear_tmp() {
+  local dir=$1 point
+  awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r point; do umount -l "$point"; done
+  rm -rf "$dir"
+  if [ -e "$dir" ]; then
+    echo "make test: cannot remove $dir, left by an earlier run (see: grep $dir /proc/mounts)" >&2
+    exit 1
+  fi
+}
+for dir in /tmp/hds-tests-host /tmp/hds-tests-docker /tmp/hds-tests-alone; do
+  clear_tmp "$dir"
+done
+
 trap 'kill -INT -- ${host:+-$host} ${docker:+-$docker} 2>/dev/null' INT TERM
 started=$(date +%s)
 mkdir -p build
