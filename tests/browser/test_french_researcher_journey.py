@@ -4,15 +4,16 @@ what is used, all in her browser's language (Accept-Language: fr-FR)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Browser, expect
 
-from hds_quota.ledger import Ledger, server_started, server_stopped
+from hds_quota.ledger import Ledger
 from hds_quota.plans import DEFAULT_PLANS, Plan
 from support.audit_record import wait_for
 from support.browser import CONTEXTS, TIMEOUT_MS, person, shoot
+from support.usage import used_this_month
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
 
@@ -35,13 +36,7 @@ def project_used_this_month(stack) -> None:
     """What the project used before today: 170 of its plan's 200 CPU-hours (85 %), and an end
     of access in 10 days, so that both of the home page's warnings show."""
     plan = Plan.from_config("public", DEFAULT_PLANS["public"])
-    started = datetime.now(UTC) - timedelta(hours=3)
-    ledger = Ledger(stack.state_dir / "usage")
-    ledger.append({**server_started(plan, PROJECT, "researcher", 2, 0, "i"), "cpu": 85},
-                  now=started)  # fmt: skip
-    ledger.append(
-        server_stopped(PROJECT, "researcher", "stopped"), now=started + timedelta(hours=2)
-    )
+    used_this_month(Ledger(stack.state_dir / "usage"), plan, PROJECT, "researcher", 170)
     properties = stack.api("GET", f"/groups/{PROJECT}").json()["properties"]
     ends = (date.today() + timedelta(days=10)).isoformat()
     response = stack.api(

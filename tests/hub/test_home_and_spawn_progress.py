@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from unittest import mock
 from urllib.parse import quote
 
@@ -18,13 +18,14 @@ from jupyterhub import orm
 from jupyterhub.tests.mocking import MockSpawner
 from jupyterhub.tests.utils import api_request, async_requests
 
-from hds_quota.ledger import Ledger, server_started, server_stopped
+from hds_quota.ledger import Ledger
 from hds_quota.plans import DEFAULT_PLANS, Plans
 from hds_quota.volumes import mounts
 from jupyter_hds.projects.home import home_rows
 from jupyter_hds.projects.spawner import ProjectSpawnerMixin
 from jupyter_hds.terms.store import Acceptances
 from support.mockhub import make_group_project
+from support.usage import used_this_month
 
 pytestmark = pytest.mark.hub
 
@@ -97,10 +98,7 @@ async def test_home_rows_measure_storage_compute_and_servers_against_the_plan(hu
     make_group_project(hub, "quiet", ["ann"], plan="small")
     ledger = Ledger(os.path.join(hub.config.Deployment.state_dir, "usage"))
     plan = Plans(config=hub.config).get("small")
-    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    ledger.append({**server_started(plan, "gauges", "old", 2, 0, "i"), "cpu": 8.5},
-                  now=an_hour_ago)  # fmt: skip
-    ledger.append(server_stopped("gauges", "old", "stopped"), now=an_hour_ago + timedelta(hours=1))
+    used_this_month(ledger, plan, "gauges", "old", 8.5)
     assert (await start(hub, "bob", "gauges")).status_code in (201, 202)
     await wait_ready(hub, "bob", "gauges")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
@@ -18,12 +18,13 @@ from jupyterhub.tests.mocking import MockSpawner
 from jupyterhub.tests.utils import api_request
 
 from hds_quota.compute import out_of_compute
-from hds_quota.ledger import Ledger, server_started, server_stopped
+from hds_quota.ledger import Ledger, server_stopped
 from hds_quota.plans import DEFAULT_PLANS, Plans
 from hds_quota.usage import Month, Usage
 from hds_quota.volumes import mounts
 from jupyter_hds.projects.spawner import ProjectSpawnerMixin
 from support.mockhub import make_group_project
+from support.usage import used_this_month
 
 pytestmark = pytest.mark.hub
 
@@ -159,13 +160,7 @@ async def test_a_refused_start_writes_nothing_to_the_ledger(hub):
 
 async def test_a_project_out_of_compute_cannot_start(hub):
     project(hub, "spent", ["gus"], plan="pair")
-    a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
-    big = Plans(config=hub.config).get("pair")
-    ledger(hub).append(
-        {**server_started(big, "spent", "old", 1, 0, "i"), "cpu": 12000},  # 200 CPU-h a minute
-        now=a_minute_ago - timedelta(minutes=1),
-    )
-    ledger(hub).append(server_stopped("spent", "old", "stopped"), now=a_minute_ago)
+    used_this_month(ledger(hub), Plans(config=hub.config).get("pair"), "spent", "old", 200, 1)
     response = await start(hub, "gus", "spent")
     assert response.status_code == 403
     month = Month.of(datetime.now(UTC))

@@ -7,15 +7,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import requests
 
-from hds_quota.ledger import Ledger, server_started, server_stopped
+from hds_quota.ledger import Ledger
 from hds_quota.plans import DEFAULT_PLANS, Plan
 from support.audit_record import EMITTING_LOGIN, wait_for
 from support.hub import RealHub, browser_login, make_dataset, make_project
+from support.usage import used_this_month
 
 pytestmark = pytest.mark.hub
 
@@ -38,13 +39,8 @@ c.Branding.terms_version = "2026-01"
     ends = (date.today() + timedelta(days=3)).isoformat()
     make_project(hub, "cohort", ["ann", "ben"], dataset="cohort-data", expires=ends)
     plan = Plan.from_config("public", DEFAULT_PLANS["public"])
-    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
-    ledger = Ledger(state / "usage")  # 170 of the plan's 200 CPU-hours this month: 85 %
-    ledger.append({**server_started(plan, "cohort", "old", 2, 0, "i"), "cpu": 85},
-                  now=two_hours_ago)  # fmt: skip
-    ledger.append(
-        server_stopped("cohort", "old", "stopped"), now=two_hours_ago + timedelta(hours=2)
-    )
+    # 170 of the plan's 200 CPU-hours this month: 85 %
+    used_this_month(Ledger(state / "usage"), plan, "cohort", "old", 170)
     yield hub
     hub.stop()
 
