@@ -20,22 +20,9 @@ fi
 # own process group, so an interrupt of this script stops both.
 set -m
 
-# A run that was killed (a machine restart, a timeout) leaves project volumes mounted in its
-# temporary folders: pytest cannot remove a mount point, and every test's setup would fail
-# with "File exists". Unmount what an earlier run left, then start from empty folders.
-clear_tmp() {
-  local dir=$1 point
-  awk -v d="$dir/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r |
-    while read -r point; do umount -l "$point"; done
-  rm -rf "$dir"
-  if [ -e "$dir" ]; then
-    echo "make test: cannot remove $dir, left by an earlier run (see: grep $dir /proc/mounts)" >&2
-    exit 1
-  fi
-}
-for dir in /tmp/hds-tests-host /tmp/hds-tests-docker /tmp/hds-tests-alone; do
-  clear_tmp "$dir"
-done
+# Start from empty folders: a killed run may have left project volumes mounted in them.
+scripts/clear-test-folders.sh /tmp/hds-tests-host /tmp/hds-tests-docker /tmp/hds-tests-alone ||
+  exit 1
 
 trap 'kill -INT -- ${host:+-$host} ${docker:+-$docker} 2>/dev/null' INT TERM
 started=$(date +%s)
