@@ -4,8 +4,14 @@ what is used, all in her browser's language (Accept-Language: fr-FR)."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
+import docker
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -13,6 +19,7 @@ from hds_quota.ledger import Ledger
 from hds_quota.plans import DEFAULT_PLANS, Plan
 from support.audit_record import wait_for
 from support.browser import CONTEXTS, TIMEOUT_MS, person, shoot
+from support.docker_engine import RUN_PREFIX
 from support.usage import used_this_month
 
 pytestmark = [pytest.mark.browser, pytest.mark.docker]
@@ -30,6 +37,40 @@ def french_login_page(browser: Browser, hub_url: str):
     page = context.new_page()
     page.goto("/hub/login")
     return page
+
+
+@contextmanager
+def held_once_running(name: str, timeout: float = 180) -> Iterator[threading.Event]:
+    """Pause container `name` as soon as it runs, until the block ends (the event is set then).
+
+    The hub has started the server, but it cannot answer yet, so the spawn page stays on its
+    steps however fast the server starts: JupyterHub's progress stream sends no steps once a
+    server is ready, only "ready", and a page that connects late goes straight on.
+    """
+    held, done = threading.Event(), threading.Event()
+    client = docker.from_env()
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout
+        while not done.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(docker.errors.NotFound):
+                container = client.containers.get(name)
+                if container.status == "running":
+                    container.pause()
+                    held.set()
+                    return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield held
+    finally:
+        done.set()
+        watcher.join()
+        if held.is_set():
+            client.containers.get(name).unpause()
+        client.close()
 
 
 def project_used_this_month(stack) -> None:
@@ -64,17 +105,20 @@ def test_a_french_researcher_accepts_the_terms_and_sees_her_usage(stack, chromiu
     expect(page.locator("#terms-text")).to_contain_text("En utilisant cette plateforme")
     expect(page.locator("#terms-version")).to_contain_text("Version 2026-01")
     shoot(page, "researcher-fr-1-terms-of-use")
-    page.check("#terms-read")
-    page.click("#accept-terms")
-    [accepted] = wait_for(stack, action="terms.accepted", actor=USER)
-    assert accepted["details"]["version"] == "2026-01" and len(accepted["details"]["sha256"]) == 64
+    with held_once_running(f"{RUN_PREFIX}-{USER}--{PROJECT}") as held:
+        page.check("#terms-read")
+        page.click("#accept-terms")
+        [accepted] = wait_for(stack, action="terms.accepted", actor=USER)
+        assert accepted["details"]["version"] == "2026-01"
+        assert len(accepted["details"]["sha256"]) == 64
 
-    # Accepting goes back to the start it interrupted: the spawn page, step by step.
-    expect(page.locator("#progress-log")).to_contain_text("Stockage prêt", timeout=120_000)
-    page.locator("#progress-details").evaluate("details => details.open = true")
-    expect(page.locator("#progress-log")).to_contain_text("Conteneur démarré", timeout=120_000)
-    expect(page.locator("#progress-log")).to_contain_text("Réseau prêt")
-    shoot(page, "researcher-fr-2-server-starting")
+        # Accepting goes back to the start it interrupted: the spawn page, step by step.
+        expect(page.locator("#progress-log")).to_contain_text("Stockage prêt", timeout=120_000)
+        page.locator("#progress-details").evaluate("details => details.open = true")
+        expect(page.locator("#progress-log")).to_contain_text("Conteneur démarré", timeout=120_000)
+        expect(page.locator("#progress-log")).to_contain_text("Réseau prêt")
+        assert held.is_set(), "the server was not held: the steps were seen by chance"
+        shoot(page, "researcher-fr-2-server-starting")
     page.wait_for_url(f"**{SERVER}/lab**", timeout=120_000)
 
     # JupyterLab in French: the language pack is in the image.

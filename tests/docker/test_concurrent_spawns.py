@@ -21,6 +21,7 @@ from jupyter_hds.projects import firewall
 from jupyter_hds.projects.networks import bridge_of
 from support.docker_engine import RUN_PREFIX
 from support.hub import RealHub, make_dataset, make_project
+from support.reach import REACH
 
 pytestmark = pytest.mark.docker
 
@@ -33,17 +34,6 @@ c.Plans.plans.update({{"crowd": {{**DEFAULT_PLANS["public"], "storage": "128M",
     "members": {MEMBERS}, "running_servers": {MEMBERS}}}}})
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 240
-"""
-REACH = r"""
-import json, socket, sys
-def reach(target):
-    host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-        return "open"
-    except OSError as error:
-        return type(error).__name__
-print(json.dumps({t: reach(t) for t in sys.argv[1:]}))
 """
 
 

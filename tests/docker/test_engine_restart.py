@@ -31,6 +31,7 @@ from support import audit_record
 from support.docker_engine import RUN_PREFIX, connect
 from support.hub import ROOT, RealHub, make_dataset, make_project
 from support.image import IMAGE
+from support.reach import REACH
 
 pytestmark = pytest.mark.docker
 
@@ -264,25 +265,12 @@ def test_isolation_holds_and_servers_come_back_cleanly_across_an_engine_restart(
     bob = client.containers.get(f"{RUN_PREFIX}-bob--west")
     bob_ip = next(iter(bob.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
     code, output = ann.exec_run(
-        ["python3", "-c", PROBE_ONCE, f"{bob_ip}:8888", f"{gateway_address(east)}:{hub.hub_port}"],
+        ["python3", "-c", REACH, f"{bob_ip}:8888", f"{gateway_address(east)}:{hub.hub_port}"],
         user="1000:1000",
     )
     assert code == 0, output
     assert json.loads(output) == {f"{bob_ip}:8888": "TimeoutError",
                                   f"{gateway_address(east)}:{hub.hub_port}": "open"}  # fmt: skip
-
-
-PROBE_ONCE = r"""
-import json, socket, sys
-def knock(target):
-    host, port = target.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-        return "open"
-    except OSError as error:
-        return type(error).__name__
-print(json.dumps({t: knock(t) for t in sys.argv[1:]}))
-"""
 
 
 def ledger_stops(hub: RealHub) -> dict[str, list[str]]:

@@ -19,21 +19,12 @@ from jupyter_hds.projects.networks import gateway_address
 from support.docker_engine import RUN_PREFIX
 from support.hub import RealHub, make_dataset, make_project
 from support.image import IMAGE
+from support.reach import reach_script
 
 pytestmark = pytest.mark.docker
 
 TAG = f"h{os.getpid() % 100000}"  # interface names: 15 characters at most
-# What a client on the other side sees: "open", or how connecting failed.
-KNOCK = r"""
-import json, socket, sys
-def knock(host, port):
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-        return "open"
-    except OSError as error:
-        return type(error).__name__
-print(json.dumps({a: knock(*a.rsplit(":", 1)) for a in sys.argv[1:]}))
-"""
+KNOCK = reach_script(timeout=5)
 
 
 def ip(*args: str) -> None:

@@ -15,21 +15,10 @@ import requests
 
 from support.docker_engine import RUN_PREFIX
 from support.hub import RealHub, make_dataset, make_project
+from support.reach import REACH
 from support.swarm import NodeAgent, SwarmMode, ensure_node_image, task_container
 
 pytestmark = pytest.mark.docker
-
-PROBE = r"""
-import json, socket, sys
-def reach(host, port):
-    try:
-        socket.create_connection((host, int(port)), timeout=3).close()
-        return "open"
-    except OSError as error:
-        return type(error).__name__
-print(json.dumps({a: reach(*a.split(":")) for a in sys.argv[1:]}))
-"""
-
 
 SERVER_NNP = r"""
 from pathlib import Path
@@ -167,7 +156,7 @@ def test_the_project_network_only_no_egress_no_other_project(running, docker_cli
     hub_host = hub_url.split("//", 1)[1].split("/", 1)[0]
     gateway_ip = hub_host.split(":")[0]
     code, output = run_in(
-        alice, "python3", "-c", PROBE,
+        alice, "python3", "-c", REACH,
         hub_host,  # the hub's API, through the project's gateway: open
         f"{gateway_ip}:{running.port}", f"{gateway_ip}:22",  # anything else there
         f"{bob_ip}:8888",  # another project's server
