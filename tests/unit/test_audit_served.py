@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jupyter_hds.audit import served
 from jupyter_hds.audit.inbox import Inbox
 from jupyter_hds.audit.intake import new_event
 from jupyter_hds.audit.served import (
@@ -103,3 +104,21 @@ def test_a_record_that_cannot_be_read_stops_the_start_and_says_why(tmp_path, cap
         environment_later(tmp_path, "cohort")(None)
     assert str(refused.value) == UNREADABLE_MESSAGE
     assert "cannot sum what cohort's members were sent today" in caplog.text
+
+
+def test_an_inbox_file_claimed_while_it_is_listed_is_read_again_not_skipped(tmp_path, monkeypatch):
+    """The audit service renames (claims) an inbox file at any moment: the sum lists again and
+    finds its events under the new name, where skipping it would count them as 0 (a server
+    started during a drain failed to start, and a skipped file would give budget back)."""
+    directory = record(tmp_path, [sent("file.read", "alice", 100)])
+    Inbox(directory).put([sent("browser.budget.reserved", "alice", 50)], "hub")
+    original, claimed = served._inbox_file, []
+
+    def claimed_meanwhile(path):
+        if path.name == "hub.jsonl" and not claimed:
+            claimed.append(path.rename(path.with_name("hub.00000000000000000001.claimed")))
+        return original(path)
+
+    monkeypatch.setattr(served, "_inbox_file", claimed_meanwhile)
+    assert served_today(directory, "cohort")["served"] == {"alice": 150}
+    assert claimed  # the file did move under the listing

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import stat
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +30,8 @@ log = logging.getLogger("jupyter_hds.audit")
 # Sums are read off the hub's event loop, while the spawner prepares the container.
 READER = ThreadPoolExecutor(2, thread_name_prefix="audit-served")
 WAIT = 30.0
+# Readings of the record and the inbox while the audit service changes them (see served_today).
+ATTEMPTS = 5
 UNREADABLE_MESSAGE = (
     "The server cannot start: what your browser received today from this project is counted "
     "from the audit record, and the record cannot be read now. Try again in a minute; if it "
@@ -59,14 +63,17 @@ def served_today(directory: Path | str, project: str, today: date | None = None
     start, end = f"{day.isoformat()}T", f"{(day + timedelta(days=1)).isoformat()}T"
     actions = ", ".join("?" for _ in COUNTED)
     with duckdb.connect() as db:
-        for attempt in (1, 2):  # a segment sealed or an inbox file claimed meanwhile: again
-            sql = SUMS.format(events=_events(Path(directory)), actions=actions)
+        for attempt in range(1, ATTEMPTS + 1):
+            # A segment sealed, or an inbox file claimed or drained, between the listing and
+            # the reading: list again (never skip a file, which would count its events as 0).
             try:
+                sql = SUMS.format(events=_events(Path(directory)), actions=actions)
                 rows = db.execute(sql, [project, start, end, *COUNTED]).fetchall()
                 break
-            except duckdb.IOException:
-                if attempt == 2:
+            except (duckdb.IOException, FileNotFoundError):
+                if attempt == ATTEMPTS:
                     raise
+                time.sleep(0.01 * attempt)
     return {
         "day": day.isoformat(),
         "served": {actor: int(served) for actor, served, _ in rows if served},
@@ -132,4 +139,8 @@ def _events(directory: Path) -> str:
 
 
 def _inbox_file(path: Path) -> bool:
-    return path.suffix in (".jsonl", ".claimed") and path.is_file() and path.stat().st_size > 0
+    """A non-empty inbox file; FileNotFoundError when it went since it was listed."""
+    if path.suffix not in (".jsonl", ".claimed"):
+        return False
+    found = path.stat()
+    return stat.S_ISREG(found.st_mode) and found.st_size > 0
