@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hds_quota.volumes import mounts
 from support.hub import ROOT
 
 SCRIPT = ROOT / "scripts" / "clear-test-folders.sh"
@@ -24,8 +25,7 @@ def _as_root():
 
 
 def mounted_under(folder: Path) -> list[str]:
-    points = (line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines())
-    return [p for p in points if p.startswith(f"{folder}/")]
+    return [point for point in mounts() if point.startswith(f"{folder}/")]
 
 
 def clear(*folders: Path) -> subprocess.CompletedProcess:
