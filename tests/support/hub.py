@@ -50,7 +50,20 @@ def wait_for_http(process: subprocess.Popen, url: str, timeout: float, name: str
         except requests.RequestException:
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"{name} did not answer {url} within {timeout} s:\n{log()}")
+    raise TimeoutError(
+        f"{name} did not answer {url} within {timeout} s ({_process_state(process.pid)}):\n{log()}"
+    )
+
+
+def _process_state(pid: int) -> str:
+    """A process's state letter (R running, S sleeping, D in I/O, T stopped) and CPU time, for
+    telling a process that hangs from one that is busy or was stopped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return "process gone"
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return f"process state {fields[0]}, {cpu:.1f} CPU s"
 
 
 def _children(pid: int) -> list[int]:
