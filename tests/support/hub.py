@@ -63,7 +63,12 @@ def _process_state(pid: int) -> str:
     except OSError:
         return "process gone"
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return f"process state {fields[0]}, {cpu:.1f} CPU s"
+    try:  # where in the kernel it waits, and in which system call (number first)
+        waits = Path(f"/proc/{pid}/wchan").read_text() or "-"
+        call = Path(f"/proc/{pid}/syscall").read_text().split(" ", 1)[0]
+    except OSError:
+        waits = call = "?"
+    return f"process state {fields[0]}, {cpu:.1f} CPU s, waiting in {waits}, syscall {call}"
 
 
 def _children(pid: int) -> list[int]:
